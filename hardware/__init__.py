@@ -1,0 +1,86 @@
+"""Device layer of doorstep: device model, drivers, simulators and diagnostics.
+
+Nothing here imports the rest of the project.  Start from :func:`open_device`::
+
+    from hardware import open_device
+    with open_device("idcard", "sim://idcard?card=resident-male") as reader:
+        card = reader.read_card()
+
+Sub-packages: ``hardware.idcard`` (SAM ID-card readers), ``hardware.fingerprint``
+(R30x/AS608 modules), ``hardware.camera``, ``hardware.printer``, ``hardware.diag``.
+"""
+
+from hardware.clock import Clock, FakeClock, RealClock
+from hardware.device import (
+    DEVICE_KINDS,
+    Availability,
+    DataEvent,
+    Device,
+    DeviceEvent,
+    DevicePhase,
+    DeviceState,
+    DeviceStatus,
+    ErrorOccurred,
+    StateChanged,
+    StatusChanged,
+)
+from hardware.errors import (
+    ConfigurationError,
+    ConnectionLost,
+    DeviceFault,
+    DeviceStatusError,
+    DeviceTimeout,
+    DeviceUsageError,
+    Disabled,
+    HardwareError,
+    IllegalTransition,
+    NoHardware,
+    NotClaimed,
+    NotOpen,
+    ProtocolError,
+    UnsupportedOperation,
+    UserActionRequired,
+)
+from hardware.health import HealthLevel, HealthResult, HealthStep, RecommendedAction
+from hardware.registry import BACKENDS, open_device, parse_device_url
+from hardware.stats import Statistics
+
+__all__ = [
+    "BACKENDS",
+    "DEVICE_KINDS",
+    "Availability",
+    "Clock",
+    "ConfigurationError",
+    "ConnectionLost",
+    "DataEvent",
+    "Device",
+    "DeviceEvent",
+    "DeviceFault",
+    "DevicePhase",
+    "DeviceState",
+    "DeviceStatus",
+    "DeviceStatusError",
+    "DeviceTimeout",
+    "DeviceUsageError",
+    "Disabled",
+    "ErrorOccurred",
+    "FakeClock",
+    "HardwareError",
+    "HealthLevel",
+    "HealthResult",
+    "HealthStep",
+    "IllegalTransition",
+    "NoHardware",
+    "NotClaimed",
+    "NotOpen",
+    "ProtocolError",
+    "RealClock",
+    "RecommendedAction",
+    "StateChanged",
+    "Statistics",
+    "StatusChanged",
+    "UnsupportedOperation",
+    "UserActionRequired",
+    "open_device",
+    "parse_device_url",
+]
