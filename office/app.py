@@ -1,0 +1,71 @@
+"""The office application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+import agent_console
+from office.api import ROUTERS
+from office.api.common import Public
+from office.auth import route_access
+from office.clock import Clock
+from office.context import OfficeContext
+from office.errors import install_error_handlers
+from office.http import BodyLimitMiddleware, RequestContextMiddleware
+from office.settings import Settings
+
+__all__ = ["UndeclaredAccess", "create_app"]
+
+log = logging.getLogger("office.app")
+
+
+class UndeclaredAccess(RuntimeError):
+    """A route was registered without an access declaration (the default is deny)."""
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the office app from validated settings; ``clock`` and ``engine`` are test seams."""
+    ctx = OfficeContext.build(settings, clock=clock, engine=engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        log.info("office started", extra={"environment": settings.environment.value})
+        yield
+        if engine is None:
+            ctx.engine.dispose()
+        log.info("office stopped")
+
+    app = FastAPI(
+        title="doorstep office",
+        version="0.1.0",
+        description="Street-office server for remote video-assisted service kiosks (远程视频帮办).",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    def root(_: Public) -> RedirectResponse:
+        return RedirectResponse("/console/", status_code=307)
+
+    app.mount("/console", StaticFiles(directory=agent_console.STATIC_DIR, html=True), name="console")
+    _assert_access_declared(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=ctx.metrics)
+    return app
+
+
+def _assert_access_declared(app: FastAPI) -> None:
+    missing = [r.path for r in app.routes if isinstance(r, APIRoute) and route_access(r) is None]
+    if missing:
+        raise UndeclaredAccess(f"routes without an access declaration: {missing}")

@@ -1,0 +1,45 @@
+"""The per-app service container handed to routes through ``request.app.state.ctx``.
+
+Built once by :func:`office.app.create_app` from settings; tests build their own, with a fake clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from office.clock import Clock, SystemClock
+from office.crypto import PersonalDataCipher
+from office.db import make_engine, make_read_session_factory, make_session_factory
+from office.metrics import Metrics
+from office.settings import Settings
+
+__all__ = ["OfficeContext"]
+
+
+@dataclass
+class OfficeContext:
+    """Everything a request handler may need: settings, database, clock, crypto, metrics."""
+
+    settings: Settings
+    engine: Engine
+    db: sessionmaker[Session]
+    read_db: sessionmaker[Session]
+    clock: Clock
+    cipher: PersonalDataCipher
+    metrics: Metrics = field(default_factory=Metrics)
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> OfficeContext:
+        """Create engine and helpers from settings (``engine`` may be given by tests)."""
+        eng = engine or make_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=eng,
+            db=make_session_factory(eng),
+            read_db=make_read_session_factory(eng),
+            clock=clock or SystemClock(),
+            cipher=PersonalDataCipher(settings),
+        )
