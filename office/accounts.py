@@ -133,7 +133,9 @@ def revoke_session(ctx: OfficeContext, session_id: str, actor: Actor, *, owner_i
         stmt = update(WebSession).where(WebSession.id == session_id, WebSession.revoked_at.is_(None))
         if owner_id is not None:
             stmt = stmt.where(WebSession.user_id == owner_id)
-        done = s.execute(stmt.values(revoked_at=now)).rowcount == 1  # type: ignore[attr-defined]
-        audit.record(s, actor, "auth.session_revoked", target_type="session", target_id=session_id[:12],
-                     success=done)
+        result = s.execute(stmt.values(revoked_at=now))
+        done = bool(getattr(result, "rowcount", 0) == 1)
+        audit.record(
+            s, actor, "auth.session_revoked", target_type="session", target_id=session_id[:12], success=done
+        )
     return done

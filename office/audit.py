@@ -65,7 +65,11 @@ def record(
     session.add(event)
     log.info(
         "audit",
-        extra={"action": action, "actor": f"{actor.type}:{actor.id}", "target": f"{target_type}:{target_id}",
-               "success": success},
+        extra={
+            "action": action,
+            "actor": f"{actor.type}:{actor.id}",
+            "target": f"{target_type}:{target_id}",
+            "success": success,
+        },
     )
     return event

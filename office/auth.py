@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request
-from fastapi.routing import APIRoute
 from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy import select, update
 
 from office.audit import Actor
@@ -146,7 +146,9 @@ class Allow:
                 raise ApiError(401, "unauthenticated", "unsupported authorization", headers=_challenge())
             kiosk = _resolve_kiosk(ctx, token.strip())
             if kiosk is None:
-                raise ApiError(401, "unauthenticated", "device token invalid or revoked", headers=_challenge())
+                raise ApiError(
+                    401, "unauthenticated", "device token invalid or revoked", headers=_challenge()
+                )
             if not self.kiosk:
                 raise ApiError(403, "forbidden", "kiosks may not call this route")
             return Principal(kiosk=kiosk, ip=ip)

@@ -71,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             from office.errors import ApiError
 
             try:
-                issued = enrollment.register(ctx, station_id=args.station_id, name=args.name,
-                                             actor=Actor("system", "cli"))
+                issued = enrollment.register(
+                    ctx, station_id=args.station_id, name=args.name, actor=Actor("system", "cli")
+                )
             except ApiError as err:
                 print(f"error: {err.message}", file=sys.stderr)
                 return 1

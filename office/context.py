@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from office.clock import Clock, SystemClock
 from office.crypto import PersonalDataCipher
 from office.db import make_engine, make_read_session_factory, make_session_factory
+from office.events import EventHub
 from office.metrics import Metrics
 from office.settings import Settings
 
@@ -21,7 +22,7 @@ __all__ = ["OfficeContext"]
 
 @dataclass
 class OfficeContext:
-    """Everything a request handler may need: settings, database, clock, crypto, metrics."""
+    """Everything a request handler may need: settings, database, clock, crypto, metrics, events."""
 
     settings: Settings
     engine: Engine
@@ -30,9 +31,12 @@ class OfficeContext:
     clock: Clock
     cipher: PersonalDataCipher
     metrics: Metrics = field(default_factory=Metrics)
+    events: EventHub = field(default_factory=EventHub)
 
     @classmethod
-    def build(cls, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> OfficeContext:
+    def build(
+        cls, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None
+    ) -> OfficeContext:
         """Create engine and helpers from settings (``engine`` may be given by tests)."""
         eng = engine or make_engine(settings.database_url)
         return cls(

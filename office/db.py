@@ -35,9 +35,7 @@ class DatabaseUnavailable(RuntimeError):
     """The database could not be reached."""
 
 
-def make_engine(
-    url: str, *, pool_size: int = 20, echo: bool = False, pg_schema: str | None = None
-) -> Engine:
+def make_engine(url: str, *, pool_size: int = 20, echo: bool = False, pg_schema: str | None = None) -> Engine:
     """Create an engine for ``url`` with the per-dialect settings the office relies on.
 
     ``pg_schema`` puts every PostgreSQL connection's ``search_path`` on one schema (test isolation).

@@ -82,8 +82,9 @@ def enroll(ctx: OfficeContext, code: str, *, ip: str) -> IssuedToken:
     with ctx.db() as s, s.begin():
         kiosk = s.scalar(select(Kiosk).where(Kiosk.enrollment_code_hash == digest(_normalise(code))))
         if kiosk is None or kiosk.enrollment_expires_at is None or kiosk.enrollment_expires_at <= now:
-            audit.record(s, Actor("anonymous", "", ip), "kiosk.enroll", success=False,
-                         reason="unknown_or_expired_code")
+            audit.record(
+                s, Actor("anonymous", "", ip), "kiosk.enroll", success=False, reason="unknown_or_expired_code"
+            )
             failure = ApiError(400, "invalid_enrollment_code", "enrollment code unknown, used or expired")
         else:
             token = new_token("dk")
@@ -93,8 +94,9 @@ def enroll(ctx: OfficeContext, code: str, *, ip: str) -> IssuedToken:
             kiosk.token_issued_at = now
             kiosk.enrolled_at = now
             kiosk.revoked_at = None
-            audit.record(s, Actor("kiosk", kiosk.id, ip), "kiosk.enroll", target_type="kiosk",
-                         target_id=kiosk.id)
+            audit.record(
+                s, Actor("kiosk", kiosk.id, ip), "kiosk.enroll", target_type="kiosk", target_id=kiosk.id
+            )
             issued = IssuedToken(kiosk=kiosk, token=token)
     if failure is not None:
         raise failure

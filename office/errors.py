@@ -70,7 +70,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [
-            {"loc": [str(p) for p in err.get("loc", ())], "type": err.get("type", ""), "msg": err.get("msg", "")}
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "type": err.get("type", ""),
+                "msg": err.get("msg", ""),
+            }
             for err in exc.errors()
         ]
         log.info("request validation failed", extra={"path": request.url.path, "n_errors": len(fields)})
@@ -78,7 +82,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error(
-            "unhandled error", extra={"path": request.url.path, "exc_type": type(exc).__name__}
-        )
+        log.error("unhandled error", extra={"path": request.url.path, "exc_type": type(exc).__name__})
         return JSONResponse(error_body("internal_error", "internal error; quote the request id"), 500)

@@ -51,8 +51,12 @@ def seed_demo(ctx: OfficeContext) -> DemoSeed:
     with ctx.db() as s, s.begin():
         office = s.scalar(select(Office).where(Office.code == "demo"))
         if office is None:
-            office = Office(code="demo", name="示范街道办事处", name_en="Demo Street Office",
-                            timezone=ctx.settings.timezone)
+            office = Office(
+                code="demo",
+                name="示范街道办事处",
+                name_en="Demo Street Office",
+                timezone=ctx.settings.timezone,
+            )
             s.add(office)
             s.flush()
         result = DemoSeed(office_id=office.id)
@@ -74,7 +78,9 @@ def seed_demo(ctx: OfficeContext) -> DemoSeed:
                     office_id=None if role is Role.ADMIN else office.id,
                     enforce_policy=False,
                 )
-        existing = {k.station_id: k for k in s.scalars(select(Kiosk).where(Kiosk.station_id.in_(result.station_ids)))}
+        existing = {
+            k.station_id: k for k in s.scalars(select(Kiosk).where(Kiosk.station_id.in_(result.station_ids)))
+        }
     for i, station_id in enumerate(result.station_ids, start=1):
         kiosk = existing.get(station_id)
         if kiosk is None:

@@ -107,8 +107,9 @@ def list_kiosks(request: Request, _: TechOrAdmin) -> list[KioskOut]:
     responses={404: {"description": "no such station"}},
 )
 def register(body: KioskCreate, request: Request, p: AdminOnly) -> EnrollmentCodeOut:
-    return _code_out(enrollment.register(ctx_of(request), station_id=body.station_id, name=body.name,
-                                         actor=p.actor))
+    return _code_out(
+        enrollment.register(ctx_of(request), station_id=body.station_id, name=body.name, actor=p.actor)
+    )
 
 
 @router.post(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from office import audit
 from office.api.common import AdminOnly, AnyStaff, StrictModel
