@@ -13,6 +13,7 @@
     ├── UserActionRequired             the person at the kiosk must act (no card, lift finger…)
     └── DeviceFault                    the device or the link to it is at fault
         ├── ProtocolError              corrupt or unparseable frame
+        │   └── LineNoise              only unframed bytes arrived (wrong baud rate?)
         ├── DeviceTimeout              no (complete) answer in time
         ├── NoHardware                 device absent / port cannot be opened
         ├── ConnectionLost             device vanished while in use (unplugged)
@@ -38,6 +39,7 @@ __all__ = [
     "Disabled",
     "HardwareError",
     "IllegalTransition",
+    "LineNoise",
     "NoHardware",
     "NotClaimed",
     "NotOpen",
@@ -132,12 +134,23 @@ class ProtocolError(DeviceFault):
         self.reason = reason
 
 
+class LineNoise(ProtocolError):
+    """Bytes arrived but never formed a frame: usually a baud-rate mismatch."""
+
+    recommended_action = RecommendedAction.CONFIG
+
+    def __init__(self, message: str, *, discarded: int) -> None:
+        super().__init__(message, reason="noise")
+        self.discarded = discarded
+
+
 class DeviceTimeout(DeviceFault):
     """The device did not answer (completely) within ``timeout`` seconds."""
 
-    def __init__(self, message: str, *, timeout: float) -> None:
+    def __init__(self, message: str, *, timeout: float, received: int = 0) -> None:
         super().__init__(message)
         self.timeout = timeout
+        self.received = received
 
 
 class NoHardware(DeviceFault):

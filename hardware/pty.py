@@ -1,0 +1,150 @@
+"""Run a simulator behind a real pseudo-terminal, so real serial drivers talk to it.
+
+The simulator *core* is pure: it receives bytes and returns what to send back
+(:class:`Reply` items with a delay and optional chunking, or :data:`HANGUP` to
+mimic an unplugged device).  :class:`PtySimulator` owns the I/O: a pty pair and a
+background thread that feeds the core and writes its replies.  The driver opens
+:attr:`PtySimulator.port_name` with pyserial exactly as it would open
+``/dev/ttyUSB0``.  ``stop()`` ends the thread and closes every descriptor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import threading
+import tty
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+__all__ = ["HANGUP", "Hangup", "PtySimulator", "Reply", "SimulatorCore"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Bytes the simulated device sends after ``delay`` seconds.
+
+    ``chunk`` splits the write into pieces of that many bytes with ``gap`` seconds
+    between them (USB packets, dribbling UARTs).
+    """
+
+    data: bytes
+    delay: float = 0.0
+    chunk: int | None = None
+    gap: float = 0.0
+
+
+class Hangup:
+    """Marker: the device disappears (the pty master is closed)."""
+
+
+HANGUP: Final = Hangup()
+
+
+class SimulatorCore(Protocol):
+    """A protocol-speaking simulator with no I/O of its own."""
+
+    def receive(self, data: bytes) -> list[Reply | Hangup]:
+        """Consume bytes from the host; return what to send back (possibly nothing)."""
+        ...
+
+
+class PtySimulator:
+    """Serve a :class:`SimulatorCore` on a pseudo-terminal from a background thread."""
+
+    def __init__(self, core: SimulatorCore, *, name: str = "sim") -> None:
+        self._core = core
+        self._name = name
+        self._master: int | None = None
+        self._slave: int | None = None
+        self._wake_r: int | None = None
+        self._wake_w: int | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.port_name = ""
+        self.hung_up = False
+
+    def start(self) -> str:
+        """Create the pty and start serving; returns the port name for the driver."""
+        if self._thread is not None:
+            raise RuntimeError("simulator already started")
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        self.port_name = os.ttyname(self._slave)
+        self._wake_r, self._wake_w = os.pipe()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._serve, name=f"pty-{self._name}", daemon=True)
+        self._thread.start()
+        return self.port_name
+
+    def stop(self) -> None:
+        """Stop the thread and close every descriptor.  Safe to call twice."""
+        self._stop.set()
+        if self._wake_w is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+        for attr in ("_master", "_slave", "_wake_r", "_wake_w"):
+            self._close_fd(attr)
+
+    def hang_up(self) -> None:
+        """Make the device vanish: further driver I/O fails."""
+        with self._lock:
+            self.hung_up = True
+            self._close_fd("_master")
+            self._close_fd("_slave")
+
+    def _close_fd(self, attr: str) -> None:
+        fd = getattr(self, attr)
+        if fd is not None:
+            setattr(self, attr, None)
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            master, wake = self._master, self._wake_r
+            if wake is None:
+                return
+            watched = [wake] if master is None else [master, wake]
+            try:
+                ready, _, _ = select.select(watched, [], [])
+            except (OSError, ValueError):
+                return
+            if wake in ready or self._stop.is_set():
+                return
+            try:
+                data = os.read(master, 4096) if master is not None else b""
+            except OSError:
+                data = b""
+            if not data:
+                # The slave side has no reader yet or the pty broke; wait to be woken.
+                self._stop.wait(0.01)
+                continue
+            for item in self._core.receive(data):
+                if isinstance(item, Hangup):
+                    self.hang_up()
+                    break
+                if not self._send(item):
+                    return
+
+    def _send(self, reply: Reply) -> bool:
+        if reply.delay > 0 and self._stop.wait(reply.delay):
+            return False
+        size = reply.chunk or len(reply.data) or 1
+        for start in range(0, len(reply.data), size):
+            if start and reply.gap > 0 and self._stop.wait(reply.gap):
+                return False
+            with self._lock:
+                master = self._master
+                if master is None:
+                    return True
+                try:
+                    os.write(master, reply.data[start : start + size])
+                except OSError:
+                    return True
+        return True
