@@ -5,7 +5,10 @@ const form = document.getElementById("login-form");
 const errorBox = document.getElementById("error");
 const submit = document.getElementById("submit");
 
+let lastError = null;
+
 function showError(code) {
+  lastError = code;
   const key = `login.error.${code}`;
   const text = t(key);
   errorBox.textContent = text === key ? t("login.error.other") : text;
@@ -15,6 +18,7 @@ function showError(code) {
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   errorBox.hidden = true;
+  lastError = null;
   const username = form.username.value.trim();
   const password = form.password.value;
   if (!username || !password) {
@@ -36,5 +40,8 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
-document.getElementById("lang").addEventListener("click", toggle);
+document.getElementById("lang").addEventListener("click", async () => {
+  await toggle();
+  if (lastError) showError(lastError);
+});
 await load();
