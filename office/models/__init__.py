@@ -1,5 +1,6 @@
 """SQLAlchemy models owned by the office. Importing this package registers every table."""
 
+from office.models.appointments import Appointment, AppointmentNotice, AppointmentState, SlotCapacity
 from office.models.audit import AuditEvent
 from office.models.base import Base, UTCDateTime, utcnow
 from office.models.catalog import MaterialForm, Service, ServiceCategory, ServiceMaterial, ServiceRevision
@@ -15,24 +16,33 @@ from office.models.queue import (
     TicketEvent,
     TicketState,
 )
+from office.models.schedule import BookingPolicyRow, CalendarOverride, OfficeSchedule, RotaShift
 from office.models.users import Role, User, WebSession
 
 __all__ = [
     "AgentSkill",
     "AgentState",
     "AgentStatus",
+    "Appointment",
+    "AppointmentNotice",
+    "AppointmentState",
     "AuditEvent",
     "Base",
+    "BookingPolicyRow",
+    "CalendarOverride",
     "Kiosk",
     "MaterialForm",
     "Office",
+    "OfficeSchedule",
     "Priority",
     "QueueSettings",
     "Role",
+    "RotaShift",
     "Service",
     "ServiceCategory",
     "ServiceMaterial",
     "ServiceRevision",
+    "SlotCapacity",
     "Station",
     "Ticket",
     "TicketCounter",
