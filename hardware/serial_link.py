@@ -18,6 +18,13 @@ from hardware.errors import ConnectionLost, DeviceTimeout, NoHardware
 
 __all__ = ["PortFactory", "SerialLink", "SerialPort", "serial_port_factory"]
 
+try:
+    import termios
+
+    _PORT_ERRORS: tuple[type[BaseException], ...] = (OSError, termios.error)
+except ImportError:  # pragma: no cover - not POSIX
+    _PORT_ERRORS = (OSError,)
+
 
 class SerialPort(Protocol):
     """The subset of ``serial.Serial`` the drivers use."""
@@ -78,7 +85,7 @@ class SerialLink:
             self._port.write(data)
         except serial.SerialTimeoutException as err:
             raise DeviceTimeout("write timed out", timeout=0.0) from err
-        except OSError as err:
+        except _PORT_ERRORS as err:
             raise ConnectionLost(f"write failed: {type(err).__name__}") from err
         self.bytes_written += len(data)
 
@@ -87,7 +94,7 @@ class SerialLink:
         try:
             self._port.timeout = max(0.0, timeout)
             data = self._port.read(size)
-        except OSError as err:
+        except _PORT_ERRORS as err:
             raise ConnectionLost(f"read failed: {type(err).__name__}") from err
         self.bytes_read += len(data)
         return data
@@ -96,10 +103,10 @@ class SerialLink:
         """Drop stale input (e.g. a late reply to a timed-out command)."""
         try:
             self._port.reset_input_buffer()
-        except OSError as err:
+        except _PORT_ERRORS as err:
             raise ConnectionLost(f"flush failed: {type(err).__name__}") from err
 
     def close(self) -> None:
         """Close the port, ignoring errors from an already-dead device."""
-        with contextlib.suppress(OSError):  # the device may be gone already
+        with contextlib.suppress(*_PORT_ERRORS):  # the device may be gone already
             self._port.close()
