@@ -194,7 +194,7 @@ class FingerprintSimulatorCore:
         if self._take("timeout"):
             return []
         if packet.address != self.address:
-            return self._send(instruction, [Packet.ack(0x20, address=self.address)])
+            return self._send(instruction, [Packet.ack(0x20, address=packet.address)])
         if not self._verified and instruction != Instruction.VFY_PWD:
             return self._send(instruction, [Packet.ack(0x21, address=self.address)])
         code, data, extra = self._execute(instruction, params)
