@@ -17,7 +17,7 @@ from hardware.device import DataEvent, Device, PromptCallback
 from hardware.errors import HardwareError, UnsupportedOperation, UserActionRequired
 from hardware.health import HealthLevel, HealthResult, HealthStep, RecommendedAction
 from hardware.idcard.data import IdCardData, SamId
-from hardware.idcard.errors import InvalidCardData
+from hardware.idcard.errors import CardNotPresent, InvalidCardData
 from hardware.idcard.photo import PhotoDecoder
 from hardware.stats import Statistics
 
@@ -71,6 +71,21 @@ class IdCardReader(Device):
                 raise InvalidCardData(
                     "card data failed validation: " + ", ".join(problems), problems=tuple(problems)
                 )
+        return card
+
+    def read_card_guided(
+        self, prompt: PromptCallback, *, timeout: float | None = None, fingerprint: bool = False
+    ) -> IdCardData:
+        """Prompt ``place_card``, wait for a card, read it, then prompt ``remove_card``.
+
+        Raises :class:`~hardware.idcard.errors.CardNotPresent` when no card arrives
+        within ``timeout`` (default :attr:`interactive_timeout`).
+        """
+        self._prompt(prompt, "place_card")
+        if not self.wait_for_card(self.interactive_timeout if timeout is None else timeout):
+            raise CardNotPresent("no card was placed in time", status=0x80)
+        card = self.read_card(fingerprint=fingerprint)
+        self._prompt(prompt, "remove_card")
         return card
 
     def card_present(self) -> bool:
