@@ -1,0 +1,201 @@
+"""Holding a slot: the first holds win, up to the slot's capacity, enforced by the database.
+
+One transaction per hold: make sure the slot's ``slot_capacity`` row exists (insert-or-ignore on its
+unique key), return the capacity of this slot's expired holds (a state-checked ``UPDATE`` that only
+one transaction can win per hold), then ``UPDATE slot_capacity SET remaining = remaining - 1 WHERE
+id = :slot AND remaining > 0`` — rowcount 0 means the slot is full. PostgreSQL row-locks the
+capacity row for the rest of the transaction; SQLite writers serialize at ``BEGIN IMMEDIATE``;
+``CHECK (remaining >= 0)`` backs both up.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from office.booking.lifecycle import next_state
+from office.booking.policy import load_policy
+from office.booking.slots import bookable_service, check_slot
+from office.booking.sql import changed
+from office.context import OfficeContext
+from office.errors import ApiError
+from office.models import Appointment, AppointmentState, SlotCapacity
+from office.security import digest, tokens_equal
+
+__all__ = ["Hold", "ensure_slot_row", "expire_holds", "hold_slot", "release_hold", "take_capacity"]
+
+_HELD = AppointmentState.HELD.value
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A hold as the kiosk sees it; ``token`` is shown once and proves ownership of the hold."""
+
+    appointment_id: int
+    token: str
+    service_id: int
+    starts_at: datetime
+    ends_at: datetime
+    expires_at: datetime
+
+
+def ensure_slot_row(
+    s: Session, office_id: int, service_id: int, starts_at: datetime, ends_at: datetime, capacity: int
+) -> int:
+    """The id of the slot's capacity row, creating it (full) if nobody has yet."""
+    values = {
+        "office_id": office_id,
+        "service_id": service_id,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "capacity": capacity,
+        "remaining": capacity,
+    }
+    keys = ["office_id", "service_id", "starts_at"]
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(postgresql.insert(SlotCapacity).values(values).on_conflict_do_nothing(index_elements=keys))
+    else:
+        s.execute(sqlite.insert(SlotCapacity).values(values).on_conflict_do_nothing(index_elements=keys))
+    slot_id = s.scalar(
+        select(SlotCapacity.id).where(
+            SlotCapacity.office_id == office_id,
+            SlotCapacity.service_id == service_id,
+            SlotCapacity.starts_at == starts_at,
+        )
+    )
+    assert slot_id is not None
+    return slot_id
+
+
+def sweep_slot(s: Session, slot_id: int, now: datetime) -> int:
+    """Expire this slot's lapsed holds and give their capacity back; returns how many."""
+    expired = changed(
+        s,
+        update(Appointment)
+        .where(Appointment.slot_id == slot_id, Appointment.state == _HELD, Appointment.hold_expires_at <= now)
+        .values(state=next_state(_HELD, "expire").value),
+    )
+    if expired:
+        changed(
+            s,
+            update(SlotCapacity)
+            .where(SlotCapacity.id == slot_id)
+            .values(remaining=SlotCapacity.remaining + expired),
+        )
+    return int(expired)
+
+
+def take_capacity(s: Session, slot_id: int) -> bool:
+    """Decrement the slot's remaining count if it is above zero; False when full."""
+    taken = changed(
+        s,
+        update(SlotCapacity)
+        .where(SlotCapacity.id == slot_id, SlotCapacity.remaining > 0)
+        .values(remaining=SlotCapacity.remaining - 1),
+    )
+    return bool(taken == 1)
+
+
+def give_capacity(s: Session, slot_id: int) -> None:
+    """Return one unit of capacity to a slot."""
+    changed(
+        s,
+        update(SlotCapacity)
+        .where(SlotCapacity.id == slot_id, SlotCapacity.remaining < SlotCapacity.capacity)
+        .values(remaining=SlotCapacity.remaining + 1),
+    )
+
+
+def hold_slot(
+    ctx: OfficeContext,
+    *,
+    office_id: int,
+    service_id: int,
+    starts_at: datetime,
+    station_id: int | None = None,
+    kiosk_id: int | None = None,
+) -> Hold:
+    """Hold one place in a slot for ``policy.hold_minutes``; 409 ``slot_full`` when none is left."""
+    now = ctx.clock.now()
+    with ctx.read_db() as r:
+        policy = load_policy(r, office_id)
+        service = bookable_service(r, service_id)
+        check = check_slot(r, office_id, service, starts_at, now, policy)
+    token = secrets.token_urlsafe(24)
+    expires = now + policy.hold
+    with ctx.db() as s, s.begin():
+        slot_id = ensure_slot_row(s, office_id, service_id, check.starts_at, check.ends_at, check.capacity)
+        sweep_slot(s, slot_id, now)
+        if not take_capacity(s, slot_id):
+            raise ApiError(409, "slot_full", "该时段已约满 / that slot is fully booked")
+        appt = Appointment(
+            office_id=office_id,
+            station_id=station_id,
+            kiosk_id=kiosk_id,
+            service_id=service_id,
+            slot_id=slot_id,
+            starts_at=check.starts_at,
+            ends_at=check.ends_at,
+            local_date=check.local_date,
+            state=_HELD,
+            hold_token_hash=digest(token),
+            hold_expires_at=expires,
+            created_at=now,
+        )
+        s.add(appt)
+        s.flush()
+        appt_id = appt.id
+    return Hold(appt_id, token, service_id, check.starts_at, check.ends_at, expires)
+
+
+def owned_hold(s: Session, office_id: int, appointment_id: int, token: str) -> Appointment:
+    """The hold, locked for update, if ``token`` proves ownership; 404 otherwise (no oracle)."""
+    appt = s.scalar(
+        select(Appointment)
+        .where(Appointment.id == appointment_id, Appointment.office_id == office_id)
+        .with_for_update()
+    )
+    if appt is None or not tokens_equal(digest(token), appt.hold_token_hash):
+        raise ApiError(404, "hold_not_found", "没有该预留 / no such hold")
+    return appt
+
+
+def release_hold(ctx: OfficeContext, *, office_id: int, appointment_id: int, token: str) -> bool:
+    """Give a hold back before it expires (the resident changed their mind); True if released."""
+    now = ctx.clock.now()
+    with ctx.db() as s, s.begin():
+        appt = owned_hold(s, office_id, appointment_id, token)
+        if appt.state != _HELD or appt.hold_expires_at <= now:
+            return False
+        done = changed(
+            s,
+            update(Appointment)
+            .where(Appointment.id == appt.id, Appointment.state == _HELD)
+            .values(state=next_state(_HELD, "release").value),
+        )
+        if done:
+            give_capacity(s, appt.slot_id)
+        return bool(done)
+
+
+def expire_holds(ctx: OfficeContext) -> int:
+    """Sweep every lapsed hold and free its capacity (for a periodic task); returns how many."""
+    now = ctx.clock.now()
+    with ctx.read_db() as r:
+        slot_ids = list(
+            r.scalars(
+                select(Appointment.slot_id)
+                .where(Appointment.state == _HELD, Appointment.hold_expires_at <= now)
+                .distinct()
+            )
+        )
+    total = 0
+    for slot_id in slot_ids:
+        with ctx.db() as s, s.begin():
+            total += sweep_slot(s, slot_id, now)
+    return total
