@@ -158,6 +158,11 @@ class FingerprintSimulatorCore:
         with self._lock:
             self._faults.clear()
 
+    def expected_latency(self, instruction: int, reply_size: int) -> float:
+        """Configured device latency for ``instruction``, with wire time when the profile has it."""
+        delay = self._latency.get(instruction, self._default_latency)
+        return delay + (reply_size * 10 / self.baud if self._wire else 0.0)
+
     # ----------------------------------------------------------------- protocol
 
     def receive(self, data: bytes) -> list[Reply | Hangup]:
@@ -208,10 +213,7 @@ class FingerprintSimulatorCore:
             wire = first[:-1] + bytes([first[-1] ^ 0xFF]) + wire[len(first) :]
         if self._take("wrong-baud"):
             wire = bytes(0x3C if i % 2 else 0xC3 for i in range(len(wire)))
-        delay = self._latency.get(instruction, self._default_latency)
-        if self._wire:
-            delay += len(wire) * 10 / self.baud
-        return [Reply(wire, delay=delay)]
+        return [Reply(wire, delay=self.expected_latency(instruction, len(wire)))]
 
     def _execute(self, instruction: int, params: bytes) -> tuple[int, bytes, list[Packet]]:
         handler = _HANDLERS.get(instruction)
