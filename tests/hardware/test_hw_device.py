@@ -390,3 +390,21 @@ def test_info_and_capabilities_default() -> None:
     device = RecordingDevice(name="idcard.test")
     assert device.info() == {"kind": "idcard", "name": "idcard.test"}
     assert dict(device.capabilities) == {}
+
+
+def test_hardware_imports_nothing_of_ours() -> None:
+    """No module under hardware/ imports another doorstep package (DESIGN.md dependency table)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "hardware"
+    forbidden = {"office", "signaling", "agent_console", "kiosk", "doorstep", "tests", "bench"}
+    offenders = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in forbidden]
+    assert offenders == []

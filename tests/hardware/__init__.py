@@ -1,0 +1,1 @@
+"""Tests of the hardware layer (device model, ID card, fingerprint, diagnostics)."""
