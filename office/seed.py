@@ -14,6 +14,7 @@ from office import accounts, enrollment
 from office.audit import Actor
 from office.context import OfficeContext
 from office.models import Kiosk, Office, Role, Station, User
+from office.seed_catalog import seed_catalog
 from office.settings import Environment
 
 __all__ = ["DEMO_USERS", "DemoSeed", "seed_demo"]
@@ -88,4 +89,5 @@ def seed_demo(ctx: OfficeContext) -> DemoSeed:
             result.kiosk_codes[issued.kiosk.id] = issued.code
         elif kiosk.enrolled_at is None:
             result.kiosk_codes[kiosk.id] = enrollment.issue_code(ctx, kiosk.id, actor=system).code
+    seed_catalog(ctx)
     return result

@@ -1,7 +1,17 @@
 """HTTP API routers. Each route declares its access with one :class:`office.auth.Allow` dependency."""
 
-from office.api import audit_log, auth, health, kiosks, org, users
+from office.api import audit_log, auth, board, catalog, health, kiosks, org, queue, users
 
 __all__ = ["ROUTERS"]
 
-ROUTERS = (health.router, auth.router, users.router, org.router, kiosks.router, audit_log.router)
+ROUTERS = (
+    health.router,
+    auth.router,
+    users.router,
+    org.router,
+    kiosks.router,
+    audit_log.router,
+    catalog.router,
+    queue.router,
+    board.router,
+)

@@ -1,0 +1,210 @@
+"""Call next, call a specific ticket, and the ring-timeout sweep.
+
+Call-next is one transaction that two agents can never both win:
+
+* the agent's own row must be ``available`` and moves to ``ringing`` by compare-and-swap (one
+  agent pressing twice gets one ticket);
+* the candidate is the first queued ticket in :mod:`office.queue.ordering` order among the services
+  the agent may take, read ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (agents never wait for each
+  other's rows), under SQLite's serialized writers otherwise;
+* it is claimed with ``UPDATE … WHERE id = :id AND state = :seen``; a miss tries the next one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from office import audit
+from office.audit import Actor
+from office.context import OfficeContext
+from office.errors import ApiError
+from office.models import AgentSkill, AgentState, AgentStatus, Priority, Service, Ticket, TicketState
+from office.queue.config import QueueConfig, load_config
+from office.queue.lifecycle import QUEUED_STATES
+from office.queue.live import publish_change
+from office.queue.ordering import sql_order
+from office.queue.transitions import move_agent, step
+
+__all__ = ["call_next", "call_ticket", "eligible_services_clause", "process_timeouts"]
+
+_CLAIM_ATTEMPTS = 8
+
+
+def eligible_services_clause(s: Session, agent_id: int) -> object | None:
+    """A WHERE clause limiting tickets to the agent's skills; None for a generalist (全科)."""
+    skills = list(s.scalars(select(AgentSkill.skill).where(AgentSkill.user_id == agent_id)))
+    if not skills:
+        return None
+    return Ticket.service_id.in_(select(Service.id).where(Service.skill.in_([*skills, ""])))
+
+
+def _agent_row(s: Session, agent_id: int) -> AgentState:
+    q = select(AgentState).where(AgentState.user_id == agent_id)
+    if s.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = s.scalar(q)
+    if row is None or row.state != AgentStatus.AVAILABLE:
+        state = row.state if row is not None else AgentStatus.OFFLINE.value
+        raise ApiError(409, "agent_not_available", f"agent is {state}; set your state to available first")
+    return row
+
+
+def _offer(
+    s: Session,
+    ticket: Ticket,
+    agent: AgentState,
+    cfg: QueueConfig,
+    now: datetime,
+    actor: str,
+    reason: str = "",
+) -> None:
+    values = _offer_values(agent, cfg, now)
+    step(s, ticket, "offer", now, actor=actor, reason=reason, by_agent=agent.user_id, **values)
+    move_agent(s, agent.user_id, "offer", now, ticket_id=ticket.id)
+
+
+def _offer_values(agent: AgentState, cfg: QueueConfig, now: datetime) -> dict[str, Any]:
+    return {
+        "agent_id": agent.user_id,
+        "target_agent_id": None,
+        "window_no": agent.window_no,
+        "called_at": now,
+        "first_called_at": func.coalesce(Ticket.first_called_at, now),
+        "ring_deadline": now + timedelta(seconds=cfg.ring_timeout_s),
+    }
+
+
+def call_next(ctx: OfficeContext, agent_id: int, office_id: int) -> Ticket | None:
+    """Offer the next eligible queued ticket to the agent; None when nothing is waiting for them."""
+    now = ctx.clock.now()
+    with ctx.db() as s, s.begin():
+        agent = _agent_row(s, agent_id)
+        if agent.office_id != office_id:
+            raise ApiError(403, "forbidden", "agent belongs to another office")
+        cfg = load_config(s, office_id)
+        q = (
+            select(Ticket)
+            .where(
+                Ticket.office_id == office_id,
+                Ticket.state.in_(QUEUED_STATES),
+                or_(Ticket.target_agent_id.is_(None), Ticket.target_agent_id == agent_id),
+            )
+            .order_by(*sql_order(now, cfg.max_wait_bound_min))
+            .limit(1)
+        )
+        clause = eligible_services_clause(s, agent_id)
+        if clause is not None:
+            q = q.where(clause)  # type: ignore[arg-type]
+        if s.get_bind().dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        for _ in range(_CLAIM_ATTEMPTS):
+            ticket = s.scalar(q)
+            if ticket is None:
+                return None
+            try:
+                _offer(s, ticket, agent, cfg, now, actor=f"user:{agent_id}")
+            except ApiError as err:
+                if err.code == "ticket_changed":
+                    s.expire_all()
+                    continue
+                raise
+            break
+        else:
+            raise ApiError(409, "queue_busy", "the queue changed too fast; try again")
+    publish_change(ctx, office_id, "queue.called", [ticket])
+    return ticket
+
+
+def call_ticket(ctx: OfficeContext, agent_id: int, ticket_id: int, reason: str, actor: Actor) -> Ticket:
+    """Offer one named queued ticket out of order; the reason is stamped and audited."""
+    if not reason.strip():
+        raise ApiError(422, "reason_required", "calling a ticket out of order needs a reason")
+    now = ctx.clock.now()
+    with ctx.db() as s, s.begin():
+        agent = _agent_row(s, agent_id)
+        ticket = s.get(Ticket, ticket_id)
+        if ticket is None or ticket.office_id != agent.office_id:
+            raise ApiError(404, "ticket_not_found", "no such ticket in your office")
+        if ticket.target_agent_id not in (None, agent_id):
+            raise ApiError(409, "ticket_reserved", "this ticket was transferred to another agent")
+        cfg = load_config(s, ticket.office_id)
+        _offer(s, ticket, agent, cfg, now, actor=f"user:{agent_id}", reason=reason)
+        audit.record(
+            s,
+            actor,
+            "ticket.called_out_of_order",
+            target_type="ticket",
+            target_id=ticket.id,
+            reason=reason[:200],
+        )
+    publish_change(ctx, ticket.office_id, "queue.called", [ticket])
+    return ticket
+
+
+def process_timeouts(ctx: OfficeContext) -> int:
+    """Handle every offered/ringing ticket past its ring deadline; returns how many were handled.
+
+    Below the office's recall limit the ticket goes back to the queue as ``recalled`` (top priority)
+    and its agent becomes available again; at the limit it becomes ``no_show``. Run periodically.
+    """
+    now = ctx.clock.now()
+    with ctx.read_db() as s:
+        due = list(
+            s.execute(
+                select(Ticket.id).where(
+                    Ticket.state.in_((TicketState.OFFERED, TicketState.RINGING)), Ticket.ring_deadline <= now
+                )
+            ).scalars()
+        )
+    handled: list[Ticket] = []
+    for ticket_id in due:
+        with ctx.db() as s, s.begin():
+            ticket = s.get(Ticket, ticket_id)
+            if ticket is None or ticket.ring_deadline is None or ticket.ring_deadline > now:
+                continue
+            if ticket.state not in (TicketState.OFFERED, TicketState.RINGING):
+                continue
+            cfg = load_config(s, ticket.office_id)
+            agent_id = ticket.agent_id
+            common: dict[str, Any] = {"agent_id": None, "ring_deadline": None, "window_no": None}
+            try:
+                if ticket.recall_count < cfg.max_recalls:
+                    step(
+                        s,
+                        ticket,
+                        "timeout",
+                        now,
+                        actor="system:ring_timeout",
+                        by_agent=agent_id,
+                        priority=Priority.RECALLED,
+                        recall_count=ticket.recall_count + 1,
+                        queued_at=now,
+                        **common,
+                    )
+                else:
+                    step(
+                        s,
+                        ticket,
+                        "give_up",
+                        now,
+                        actor="system:ring_timeout",
+                        by_agent=agent_id,
+                        ended_at=now,
+                        ended_by="system",
+                        end_reason="ring_timeout",
+                        active_key=None,
+                        **common,
+                    )
+            except ApiError:
+                continue  # changed concurrently (answered just now): nothing to do
+            if agent_id is not None:
+                move_agent(s, agent_id, "release", now, strict=False)
+            handled.append(ticket)
+    for t in handled:
+        topic = "queue.ended" if t.state == TicketState.NO_SHOW else "queue.recalled"
+        publish_change(ctx, t.office_id, topic, [t])
+    return len(handled)

@@ -1,0 +1,188 @@
+"""Issuing tickets: from a kiosk (device token) or by staff, optionally bound to the resident's ID.
+
+One transaction: idempotency look-up, office and service checks, one-active-ticket look-up, counter
+increment, insert, stamped ``issue`` event, stored prediction. The database has the last word: a
+concurrent duplicate (same idempotency key, or same resident and service) fails the UNIQUE
+constraint, the transaction rolls back (its counter increment with it) and the retry finds and
+returns the ticket that won.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from office import audit
+from office.audit import Actor
+from office.context import OfficeContext
+from office.errors import ApiError
+from office.models import Office, Priority, Service, Ticket, TicketEvent, TicketState
+from office.queue.config import load_config
+from office.queue.estimate import estimate_for
+from office.queue.live import publish_change
+from office.queue.numbering import business_date, format_number, next_number
+from office.queue.resident import InvalidIdNumber, is_statutory_age, validate_id_number
+
+__all__ = ["IssueRequest", "Issued", "active_key", "issue_ticket"]
+
+_ATTEMPTS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRequest:
+    """What to issue. Exactly one of ``kiosk_id`` / ``user_id`` names the issuer."""
+
+    office_id: int
+    service_id: int
+    station_id: int | None = None
+    kiosk_id: int | None = None
+    user_id: int | None = None
+    id_number: str | None = None
+    #: Staff-set statutory priority reason code (disability, pregnancy, …); "" for none.
+    staff_priority: str = ""
+    idempotency_key: str | None = None
+    #: A checked-in appointment: ordered by its booked time at appointment priority.
+    appointment_ref: str | None = None
+    appointment_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """The ticket, and whether this request created it (False: an existing one was returned)."""
+
+    ticket: Ticket
+    created: bool
+
+
+def active_key(office_id: int, resident_hash: str, service_id: int) -> str:
+    """The UNIQUE key that allows one active ticket per resident and service in an office."""
+    return f"{office_id}:{resident_hash}:{service_id}"
+
+
+def issue_ticket(ctx: OfficeContext, req: IssueRequest, actor: Actor) -> Issued:
+    """Issue (or return the existing) ticket for ``req``."""
+    id_number: str | None = None
+    if req.id_number:
+        try:
+            id_number = validate_id_number(req.id_number)
+        except InvalidIdNumber as err:
+            raise ApiError(422, "invalid_id_number", str(err)) from None
+    resident_hash = ctx.cipher.lookup_hash(id_number) if id_number else None
+    scope = f"kiosk:{req.kiosk_id}" if req.kiosk_id is not None else f"user:{req.user_id}"
+    for _ in range(_ATTEMPTS):
+        try:
+            with ctx.db() as s, s.begin():
+                found = _existing(s, req, scope, resident_hash)
+                if found is not None:
+                    return Issued(found, created=False)
+                ticket = _insert(ctx, s, req, scope, id_number, resident_hash, actor)
+        except IntegrityError:
+            continue  # a concurrent duplicate won; the next attempt finds it
+        publish_change(ctx, req.office_id, "queue.issued", [ticket])
+        return Issued(ticket, created=True)
+    raise ApiError(409, "issue_conflict", "the ticket could not be issued; try again")
+
+
+def _existing(s: Session, req: IssueRequest, scope: str, resident_hash: str | None) -> Ticket | None:
+    if req.idempotency_key:
+        t = s.scalar(select(Ticket).where(Ticket.idem_scope == scope, Ticket.idem_key == req.idempotency_key))
+        if t is not None:
+            if t.service_id != req.service_id:
+                raise ApiError(
+                    422, "idempotency_key_reused", "this Idempotency-Key was used for another request"
+                )
+            return t
+    if resident_hash:
+        return s.scalar(
+            select(Ticket).where(
+                Ticket.active_key == active_key(req.office_id, resident_hash, req.service_id)
+            )
+        )
+    return None
+
+
+def _insert(
+    ctx: OfficeContext,
+    s: Session,
+    req: IssueRequest,
+    scope: str,
+    id_number: str | None,
+    resident_hash: str | None,
+    actor: Actor,
+) -> Ticket:
+    now = ctx.clock.now()
+    office = s.get(Office, req.office_id)
+    if office is None:
+        raise ApiError(404, "office_not_found", "no such office")
+    cfg = load_config(s, office.id)
+    if not cfg.accepting_tickets:
+        raise ApiError(409, "office_closed", cfg.closed_reason or "the office is not taking numbers now")
+    service = s.get(Service, req.service_id)
+    if service is None:
+        raise ApiError(404, "service_not_found", "no such service")
+    if not service.active:
+        raise ApiError(409, "service_unavailable", "this service is not offered now")
+    day = business_date(now, office.timezone)
+    priority, basis, order_at = Priority.NORMAL, "", now
+    if req.appointment_at is not None:
+        priority, basis, order_at = Priority.APPOINTMENT, "appointment", req.appointment_at
+    elif req.staff_priority:
+        priority, basis = Priority.STATUTORY, f"staff:{req.staff_priority}"[:40]
+    elif id_number and is_statutory_age(id_number, day):
+        priority, basis = Priority.STATUTORY, "age70"
+    number = next_number(s, office.id, service.queue_prefix, day)
+    ticket = Ticket(
+        office_id=office.id,
+        station_id=req.station_id,
+        kiosk_id=req.kiosk_id,
+        issued_by_user_id=req.user_id,
+        service_id=service.id,
+        service_version=service.version,
+        queue_prefix=service.queue_prefix,
+        business_date=day,
+        number=number,
+        display_number=format_number(service.queue_prefix, number),
+        state=TicketState.WAITING.value,
+        priority=priority,
+        priority_basis=basis,
+        order_at=order_at,
+        queued_at=now,
+        issued_at=now,
+        resident_hash=resident_hash,
+        resident_enc=ctx.cipher.encrypt(id_number, context=b"ticket") if id_number else None,
+        active_key=active_key(office.id, resident_hash, service.id) if resident_hash else None,
+        idem_scope=scope if req.idempotency_key else None,
+        idem_key=req.idempotency_key,
+        appointment_ref=req.appointment_ref,
+    )
+    s.add(ticket)
+    s.flush()
+    s.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            office_id=office.id,
+            at=now,
+            event="issue",
+            from_state="",
+            to_state=ticket.state,
+            actor=f"{actor.type}:{actor.id}",
+            reason=basis,
+        )
+    )
+    ticket.predicted_wait_s = estimate_for(s, ticket, cfg, now).expected_s
+    if actor.type == "user":
+        audit.record(
+            s,
+            actor,
+            "ticket.issued",
+            target_type="ticket",
+            target_id=ticket.id,
+            service_id=service.id,
+            priority_basis=basis,
+        )
+    s.flush()
+    return ticket

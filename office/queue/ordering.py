@@ -1,0 +1,46 @@
+"""Who is called first: one ordering, expressed both in SQL (call-next) and in Python (positions).
+
+1. Tickets that have waited past the office's bound (``queued_at <= now - bound``) come first, so
+   no ticket waits beyond the bound because others keep overtaking it.
+2. Then by priority level: recalled > checked-in appointment > statutory priority > normal.
+3. First come first served within a level (``order_at``, then id).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import case
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import ColumnElement
+
+from office.models import Ticket
+
+__all__ = ["OrderFields", "sort_key", "sql_order"]
+
+
+class OrderFields(Protocol):
+    """What the ordering reads from a ticket (an ORM object or a result row)."""
+
+    id: int
+    priority: int
+    order_at: datetime
+    queued_at: datetime
+
+
+def _cutoff(now: datetime, bound_min: int) -> datetime:
+    return now - timedelta(minutes=bound_min)
+
+
+def sql_order(now: datetime, bound_min: int) -> list[ColumnElement[Any] | InstrumentedAttribute[Any]]:
+    """ORDER BY expressions for queued tickets."""
+    cutoff = _cutoff(now, bound_min)
+    starving = case((Ticket.queued_at <= cutoff, 0), else_=1)
+    return [starving, Ticket.priority, Ticket.order_at, Ticket.id]
+
+
+def sort_key(t: OrderFields, now: datetime, bound_min: int) -> tuple[int, int, datetime, int]:
+    """The same order as :func:`sql_order`, for tickets already loaded."""
+    starving = 0 if t.queued_at <= _cutoff(now, bound_min) else 1
+    return (starving, t.priority, t.order_at, t.id)

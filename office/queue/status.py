@@ -1,0 +1,90 @@
+"""Read side of the queue: one ticket's status with its estimate, the office's queued list, stats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+
+from office.context import OfficeContext
+from office.models import Service, Ticket
+from office.queue.config import load_config
+from office.queue.estimate import Accuracy, Estimate, ServiceTimes, accuracy, estimate_for
+from office.queue.lifecycle import QUEUED_STATES
+from office.queue.ordering import sort_key
+
+__all__ = ["QueueStats", "TicketStatus", "queued_list", "stats", "ticket_status"]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketStatus:
+    """A ticket and, while it is queued, its estimate."""
+
+    ticket: Ticket
+    service_name: str
+    service_name_en: str
+    estimate: Estimate | None
+
+
+def ticket_status(ctx: OfficeContext, ticket: Ticket) -> TicketStatus:
+    """The status of ``ticket`` now."""
+    with ctx.read_db() as s:
+        svc = s.get(Service, ticket.service_id)
+        est = None
+        if ticket.state in QUEUED_STATES:
+            est = estimate_for(s, ticket, load_config(s, ticket.office_id), ctx.clock.now())
+    return TicketStatus(ticket, svc.name if svc else "", svc.name_en if svc else "", est)
+
+
+def queued_list(ctx: OfficeContext, office_id: int) -> list[TicketStatus]:
+    """Queued tickets of an office in call order, each with its estimate."""
+    now = ctx.clock.now()
+    with ctx.read_db() as s:
+        cfg = load_config(s, office_id)
+        tickets = list(
+            s.scalars(select(Ticket).where(Ticket.office_id == office_id, Ticket.state.in_(QUEUED_STATES)))
+        )
+        tickets.sort(key=lambda t: sort_key(t, now, cfg.max_wait_bound_min))
+        names = {
+            sv.id: sv
+            for sv in s.scalars(select(Service).where(Service.id.in_({t.service_id for t in tickets})))
+        }
+        times = ServiceTimes(s, cfg)
+        out = []
+        for t in tickets:
+            sv = names.get(t.service_id)
+            out.append(
+                TicketStatus(
+                    t, sv.name if sv else "", sv.name_en if sv else "", estimate_for(s, t, cfg, now, times)
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Counts by state and the accuracy of wait predictions over a period."""
+
+    office_id: int
+    first_day: date
+    last_day: date
+    by_state: dict[str, int]
+    accuracy: Accuracy
+    computed_at: datetime
+
+
+def stats(ctx: OfficeContext, office_id: int, first_day: date, last_day: date) -> QueueStats:
+    """Ticket counts by state and prediction accuracy (MAE, p90) for business days in the period."""
+    with ctx.read_db() as s:
+        rows = s.execute(
+            select(Ticket.state, func.count())
+            .where(
+                Ticket.office_id == office_id,
+                Ticket.business_date >= first_day,
+                Ticket.business_date <= last_day,
+            )
+            .group_by(Ticket.state)
+        ).all()
+        acc = accuracy(s, office_id, first_day, last_day)
+    return QueueStats(office_id, first_day, last_day, dict(rows), acc, ctx.clock.now())

@@ -1,0 +1,102 @@
+"""Writing one lifecycle step: table look-up, state-checked UPDATE, stamped event, agent side.
+
+Every write is ``UPDATE tickets … WHERE id = :id AND state = :expected``; a concurrent change makes
+it miss (rowcount 0) and the step fails with 409 instead of overwriting. The agent's state moves in
+the same transaction with the same compare-and-swap.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from office.errors import ApiError
+from office.models import AgentState, Ticket, TicketEvent
+from office.queue.lifecycle import IllegalTransition, agent_next, ticket_next
+
+__all__ = ["illegal", "move_agent", "step"]
+
+
+def illegal(err: IllegalTransition) -> ApiError:
+    """The 409 a client sees for an event the lifecycle does not allow."""
+    return ApiError(409, "illegal_transition", f"{err.kind} is {err.state}; {err.event!r} is not allowed now")
+
+
+def step(
+    s: Session,
+    ticket: Ticket,
+    event: str,
+    now: datetime,
+    *,
+    actor: str,
+    reason: str = "",
+    by_agent: int | None = None,
+    **values: Any,
+) -> str:
+    """Apply ``event`` to ``ticket`` (state-checked), stamp it, refresh the object; the new state."""
+    try:
+        new = ticket_next(ticket.state, event)
+    except IllegalTransition as err:
+        raise illegal(err) from None
+    old = ticket.state
+    result = s.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.state == old, Ticket.version == ticket.version)
+        .values(state=new.value, version=Ticket.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ApiError(409, "ticket_changed", "the ticket was changed by someone else; reload it")
+    s.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            office_id=ticket.office_id,
+            at=now,
+            event=event,
+            from_state=old,
+            to_state=new.value,
+            agent_id=by_agent if by_agent is not None else ticket.agent_id,
+            actor=actor,
+            reason=reason[:200],
+        )
+    )
+    s.flush()
+    s.refresh(ticket)
+    return new.value
+
+
+def move_agent(
+    s: Session,
+    user_id: int,
+    event: str,
+    now: datetime,
+    *,
+    ticket_id: int | None = None,
+    strict: bool = True,
+    pause_reason: str = "",
+) -> bool:
+    """Move an agent's state by ``event`` (state-checked); False when not applicable and not strict."""
+    row = s.get(AgentState, user_id)
+    if row is None:
+        if strict:
+            raise ApiError(409, "agent_not_available", "set your state to available first")
+        return False
+    try:
+        new = agent_next(row.state, event)
+    except IllegalTransition as err:
+        if strict:
+            raise ApiError(409, "agent_not_available", f"agent is {err.state}; cannot {event}") from None
+        return False
+    result = s.execute(
+        update(AgentState)
+        .where(AgentState.user_id == user_id, AgentState.state == row.state)
+        .values(state=new.value, since=now, current_ticket_id=ticket_id, pause_reason=pause_reason)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ApiError(409, "agent_changed", "your state changed meanwhile; try again")
+    s.expire(row)
+    return True
