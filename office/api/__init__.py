@@ -1,6 +1,18 @@
 """HTTP API routers. Each route declares its access with one :class:`office.auth.Allow` dependency."""
 
-from office.api import audit_log, auth, board, catalog, health, kiosks, org, queue, users
+from office.api import (
+    appointments,
+    audit_log,
+    auth,
+    board,
+    catalog,
+    health,
+    kiosks,
+    org,
+    queue,
+    schedule,
+    users,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -14,4 +26,6 @@ ROUTERS = (
     catalog.router,
     queue.router,
     board.router,
+    schedule.router,
+    appointments.router,
 )

@@ -123,7 +123,7 @@ def book(
     body: dict[str, object] = {
         "hold_token": hold["hold_token"],
         "id_number": id_number(serial),
-        "id_source": "manual",
+        "id_source": "manual" if phone else "card",
     }
     if phone:
         body["phone"] = phone
