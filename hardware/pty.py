@@ -62,6 +62,8 @@ class PtySimulator:
         self._wake_w: int | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._hangup_requested = threading.Event()
+        self._hung_up = threading.Event()
         self._lock = threading.Lock()
         self.port_name = ""
         self.hung_up = False
@@ -72,6 +74,7 @@ class PtySimulator:
             raise RuntimeError("simulator already started")
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
+        os.set_blocking(self._master, False)
         self.port_name = os.ttyname(self._slave)
         self._wake_r, self._wake_w = os.pipe()
         self._stop.clear()
@@ -82,9 +85,7 @@ class PtySimulator:
     def stop(self) -> None:
         """Stop the thread and close every descriptor.  Safe to call twice."""
         self._stop.set()
-        if self._wake_w is not None:
-            with contextlib.suppress(OSError):
-                os.write(self._wake_w, b"x")
+        self._wake()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
             self._thread = None
@@ -92,11 +93,30 @@ class PtySimulator:
             self._close_fd(attr)
 
     def hang_up(self) -> None:
-        """Make the device vanish: further driver I/O fails."""
+        """Make the device vanish: further driver I/O fails.
+
+        The serving thread closes the pty itself (a descriptor closed under another
+        thread's ``select`` could be reused by an unrelated file), so a call from
+        elsewhere asks the thread and waits until it is done.
+        """
+        if threading.current_thread() is self._thread or self._thread is None:
+            self._do_hang_up()
+            return
+        self._hangup_requested.set()
+        self._wake()
+        self._hung_up.wait(timeout=5.0)
+
+    def _do_hang_up(self) -> None:
         with self._lock:
             self.hung_up = True
             self._close_fd("_master")
             self._close_fd("_slave")
+        self._hung_up.set()
+
+    def _wake(self) -> None:
+        if self._wake_w is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
 
     def _close_fd(self, attr: str) -> None:
         fd = getattr(self, attr)
@@ -106,28 +126,35 @@ class PtySimulator:
                 os.close(fd)
 
     def _serve(self) -> None:
+        wake = self._wake_r
+        if wake is None:
+            return
         while not self._stop.is_set():
-            master, wake = self._master, self._wake_r
-            if wake is None:
-                return
+            master = self._master
             watched = [wake] if master is None else [master, wake]
             try:
                 ready, _, _ = select.select(watched, [], [])
             except (OSError, ValueError):
                 return
-            if wake in ready or self._stop.is_set():
-                return
+            if wake in ready:
+                with contextlib.suppress(OSError):
+                    os.read(wake, 64)
+                if self._stop.is_set():
+                    return
+                if self._hangup_requested.is_set() and not self.hung_up:
+                    self._do_hang_up()
+                continue
             try:
                 data = os.read(master, 4096) if master is not None else b""
             except OSError:
                 data = b""
             if not data:
-                # The slave side has no reader yet or the pty broke; wait to be woken.
+                # The slave side has no reader or the pty broke; wait to be woken.
                 self._stop.wait(0.01)
                 continue
             for item in self._core.receive(data):
                 if isinstance(item, Hangup):
-                    self.hang_up()
+                    self._do_hang_up()
                     break
                 if not self._send(item):
                     return
@@ -139,12 +166,28 @@ class PtySimulator:
         for start in range(0, len(reply.data), size):
             if start and reply.gap > 0 and self._stop.wait(reply.gap):
                 return False
-            with self._lock:
-                master = self._master
-                if master is None:
-                    return True
+            if not self._write_all(reply.data[start : start + size]):
+                return False
+        return True
+
+    def _write_all(self, data: bytes) -> bool:
+        """Write without ever blocking past ``stop()``; False when stopping."""
+        view = memoryview(data)
+        while view:
+            master, wake = self._master, self._wake_r
+            if master is None or wake is None:
+                return True  # hung up: the bytes go nowhere, like on a dead line
+            try:
+                written = os.write(master, view)
+            except BlockingIOError:
                 try:
-                    os.write(master, reply.data[start : start + size])
-                except OSError:
-                    return True
+                    ready, _, _ = select.select([wake], [master], [])
+                except (OSError, ValueError):
+                    return False
+                if wake in ready and self._stop.is_set():
+                    return False
+                continue
+            except OSError:
+                return True
+            view = view[written:]
         return True

@@ -103,6 +103,9 @@ class R30xFingerprintScanner(FingerprintScanner):
         except ProtocolError:
             self.statistics.increment("protocol_errors")
             raise
+        except ConnectionLost:
+            self._update_status(availability=Availability.NO_DEVICE)
+            raise
         if packet.pid != Pid.ACK or not packet.payload:
             self.statistics.increment("protocol_errors")
             raise ProtocolError(f"{_name(instruction)}: expected an acknowledgement", reason="pid")
