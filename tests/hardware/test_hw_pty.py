@@ -22,6 +22,14 @@ class EchoCore:
         return self.replies
 
 
+def _exchange(link: SerialLink, send: bytes = b"x") -> None:
+    """Write (optionally) then read twice, as a driver would."""
+    if send:
+        link.write(send)
+    link.read(1, 0.5)
+    link.read(1, 0.5)
+
+
 def test_driver_side_reads_chunked_reply() -> None:
     """Bytes written by the host reach the core; chunked replies arrive whole."""
     core = EchoCore([Reply(b"hello world", chunk=3)])
@@ -58,8 +66,7 @@ def test_hang_up_from_another_thread_breaks_the_link() -> None:
         sim.hang_up()
         assert sim.hung_up
         with pytest.raises(ConnectionLost):
-            link.write(b"x")
-            link.read(1, 0.2)
+            _exchange(link)
     finally:
         link.close()
         sim.stop()
@@ -72,8 +79,7 @@ def test_core_can_hang_up_in_reply() -> None:
     try:
         link.write(b"bye")
         with pytest.raises(ConnectionLost):
-            link.read(1, 0.5)
-            link.read(1, 0.5)
+            _exchange(link, send=b"")
         assert sim.hung_up
     finally:
         link.close()
