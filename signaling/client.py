@@ -351,5 +351,7 @@ class SignalingClient:
             and message.call_id == self.active_call
             and message.seq is not None
         ):
+            if message.seq <= self.last_seq and not isinstance(message, CallState):
+                return  # already seen: replayed on resume and also delivered live
             self.last_seq = max(self.last_seq, message.seq)
         await self._inbox.put(message)

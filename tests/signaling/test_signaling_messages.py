@@ -207,7 +207,7 @@ _json = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.sampled_from(sorted(MESSAGE_TYPES)),
     st.dictionaries(

@@ -1,0 +1,332 @@
+"""The office side of signaling as a framework-free adapter: one session per WebSocket.
+
+:class:`SignalingHub` runs a connection for an already-authenticated party (the office's
+endpoint checks the device token or login session, then calls :meth:`SignalingHub.serve` with a
+:class:`Transport` and the incoming frames). Per connection it:
+
+- drives a server-side :class:`~signaling.connection.Connection` (hello → welcome, pongs,
+  refusals with ``error`` frames, 4400/4408 closes);
+- subscribes to the party's bus channel, so a message for that party published by any office
+  instance reaches this socket; publishes ``replaced`` on it so an older connection of the same
+  party, on any instance, closes with 4409;
+- routes every call message through :func:`~signaling.relay.route` with the parties from the
+  office's :class:`CallDirectory` (never from the message) and publishes it on the recipient's
+  channel; refusals are answered with ``error`` and passed to the ``audit`` hook;
+- answers ``resume`` with the call's current ``call.state`` and replays what the party missed
+  from the per-(party, call) :class:`~signaling.relay.CallOutbox` of this instance (complete
+  with one instance; with several, only what this instance sent);
+- keeps :class:`~signaling.presence.Presence` fresh while the socket lives.
+
+Server-originated messages (``call.invite``, ``call.state``, ``event``, ``presence``) go out with
+:meth:`SignalingHub.send_to`, from any instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterable, Awaitable, Callable
+from typing import Protocol
+
+from signaling.bus import Bus, Subscription, channel_for_party
+from signaling.connection import CloseCode, Closing, Connection, Received, Refused, Side
+from signaling.errors import ErrorCode, LocalProtocolError, MessageError, SubscriptionOverflow
+from signaling.messages import (
+    BaseMessage,
+    CallMessage,
+    CallState,
+    CallStateName,
+    ErrorMessage,
+    Hello,
+    Resume,
+    Welcome,
+    parse,
+    serialize,
+)
+from signaling.presence import Presence
+from signaling.relay import CallOutbox, CallParties, Deliver, Party, route
+
+__all__ = ["AuditRecord", "CallDirectory", "CallInfo", "SignalingHub", "Transport"]
+
+logger = logging.getLogger(__name__)
+
+_REPLACED = b"ctl:replaced:"
+
+
+@dataclasses.dataclass(frozen=True)
+class CallInfo:
+    """What the office knows about a call: its parties and lifecycle state."""
+
+    parties: CallParties
+    state: CallStateName
+
+
+class CallDirectory(Protocol):
+    """The office's call records, as the hub needs them."""
+
+    async def lookup(self, call_id: str) -> CallInfo | None:
+        """The call, or ``None`` if unknown."""
+        ...
+
+
+class Transport(Protocol):
+    """The socket, as the hub needs it."""
+
+    async def send_text(self, text: str) -> None:
+        """Send one text frame."""
+        ...
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close with a WebSocket close code."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditRecord:
+    """A refused frame, for the audit log (never holds payload content)."""
+
+    party: Party
+    connection_id: str
+    code: ErrorCode
+    type_name: str | None
+    call_id: str | None
+    detail: str
+
+
+AuditHook = Callable[[AuditRecord], Awaitable[None]]
+
+
+class _Stop(Exception):
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class SignalingHub:
+    """Runs signaling connections of one office instance over a shared bus and presence.
+
+    ``disconnect_errors`` are the exceptions the transport or the frame iterator raise when the
+    socket goes away (for websockets: ``ConnectionClosed``); they end a session quietly.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        presence: Presence,
+        calls: CallDirectory,
+        *,
+        instance_id: str,
+        audit: AuditHook | None = None,
+        heartbeat_interval: float = 1.5,
+        clock: Callable[[], float] = time.monotonic,
+        outbox_capacity: int = 64,
+        disconnect_errors: tuple[type[BaseException], ...] = (ConnectionError,),
+    ) -> None:
+        self.bus = bus
+        self.presence = presence
+        self.calls = calls
+        self.instance_id = instance_id
+        self.audit = audit
+        self.heartbeat_interval = heartbeat_interval
+        self.clock = clock
+        self.outbox_capacity = outbox_capacity
+        self.disconnect_errors = disconnect_errors
+        self._outboxes: dict[tuple[Party, str], CallOutbox] = {}
+
+    async def send_to(self, party: Party, message: BaseMessage) -> None:
+        """Deliver a message to ``party`` wherever it is connected.
+
+        Call messages get the next ``seq`` of (party, call) and are kept in this instance's
+        replay tail, so a party that was offline gets them on ``resume``.
+        """
+        if isinstance(message, CallMessage):
+            if isinstance(message, CallState) and message.state is CallStateName.ENDED:
+                self.forget_call(message.call_id)
+            else:
+                message = self.outbox(party, message.call_id).stamp(message)
+        await self.bus.publish(channel_for_party(party.role, party.id), serialize(message))
+
+    def outbox(self, party: Party, call_id: str) -> CallOutbox:
+        """The replay tail of what ``party`` was sent for ``call_id`` through this instance."""
+        key = (party, call_id)
+        if key not in self._outboxes:
+            self._outboxes[key] = CallOutbox(self.outbox_capacity)
+        return self._outboxes[key]
+
+    def forget_call(self, call_id: str) -> None:
+        """Drop replay state of an ended call."""
+        for key in [k for k in self._outboxes if k[1] == call_id]:
+            del self._outboxes[key]
+
+    async def serve(self, party: Party, transport: Transport, frames: AsyncIterable[str | bytes]) -> None:
+        """Run one connection until the socket ends or the hub closes it."""
+        session = _Session(self, party, transport)
+        await session.run(frames)
+
+
+class _Session:
+    def __init__(self, hub: SignalingHub, party: Party, transport: Transport) -> None:
+        self.hub = hub
+        self.party = party
+        self.transport = transport
+        self.connection_id = uuid.uuid4().hex[:16]
+        self.holder = f"{hub.instance_id}/{self.connection_id}"
+        self.core = Connection(
+            Side.SERVER, party.role, hub.clock(), heartbeat_interval=hub.heartbeat_interval
+        )
+        self.welcomed = False
+        self.last_presence = float("-inf")
+
+    async def run(self, frames: AsyncIterable[str | bytes]) -> None:
+        channel = channel_for_party(self.party.role, self.party.id)
+        subscription = await self.hub.bus.subscribe(channel)
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await self.hub.bus.publish(channel, _REPLACED + self.connection_id.encode())
+            tasks = [
+                asyncio.create_task(self._read_frames(frames)),
+                asyncio.create_task(self._read_bus(subscription)),
+                asyncio.create_task(self._timers()),
+            ]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            stop: _Stop | None = None
+            for task in done:
+                error = task.exception()
+                if isinstance(error, _Stop):
+                    stop = error
+                elif isinstance(error, self.hub.disconnect_errors):
+                    logger.debug("signaling socket of a %s went away", self.party.role)
+                elif error is not None:
+                    raise error
+            if stop is not None:
+                with contextlib.suppress(Exception):
+                    await self.transport.close(stop.code, stop.reason)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            await subscription.close()
+            self.core.connection_lost()
+            if self.welcomed:
+                with contextlib.suppress(Exception):
+                    await self.hub.presence.set_offline(self.party.role, self.party.id, self.holder)
+
+    async def _flush(self) -> None:
+        for text in self.core.data_to_send():
+            await self.transport.send_text(text)
+
+    async def _read_frames(self, frames: AsyncIterable[str | bytes]) -> None:
+        async for frame in frames:
+            now = self.hub.clock()
+            events = self.core.receive_text(frame, now)
+            await self._flush()
+            for event in events:
+                if isinstance(event, Closing):
+                    raise _Stop(event.code, event.reason)
+                if isinstance(event, Refused):
+                    await self._audit(event.code, event.type_name, event.call_id, event.detail)
+                elif isinstance(event, Received):
+                    await self._handle(event.message)
+            await self._refresh_presence(now)
+
+    async def _handle(self, message: BaseMessage) -> None:
+        if isinstance(message, Hello):
+            welcome = Welcome(
+                connection_id=self.connection_id,
+                role=self.party.role,
+                party_id=self.party.id,
+                heartbeat_interval=self.hub.heartbeat_interval,
+                instance=self.hub.instance_id,
+            )
+            await self.transport.send_text(self.core.send(welcome))
+            self.welcomed = True
+            await self._refresh_presence(self.hub.clock(), force=True)
+        elif isinstance(message, Resume):
+            await self._resume(message)
+        elif isinstance(message, CallMessage):
+            info = await self.hub.calls.lookup(message.call_id)
+            decision = route(self.party, message, info.parties if info else None)
+            if isinstance(decision, Deliver):
+                await self.hub.send_to(decision.to, message.model_copy(update={"seq": None}))
+            else:
+                await self._refuse(decision.code, message, decision.detail)
+
+    async def _resume(self, message: Resume) -> None:
+        info = await self.hub.calls.lookup(message.call_id)
+        if info is None or not info.parties.includes(self.party):
+            code = ErrorCode.UNKNOWN_CALL if info is None else ErrorCode.NOT_A_PARTY
+            await self._audit(code, message.type, message.call_id, "resume refused")
+            ended = CallState(call_id=message.call_id, state=CallStateName.ENDED, reason=str(code))
+            await self.transport.send_text(self.core.send(ended))
+            return
+        outbox = self.hub.outbox(self.party, message.call_id)
+        missed = outbox.since(message.last_seq) or []
+        if info.state is not CallStateName.ENDED:
+            for old in missed:  # replayed first: the fresh call.state then carries the highest seq
+                with contextlib.suppress(LocalProtocolError):
+                    await self.transport.send_text(self.core.send(old))
+        state = CallState(call_id=message.call_id, state=info.state)
+        await self.transport.send_text(self.core.send(outbox.stamp(state)))
+
+    async def _refuse(self, code: ErrorCode, message: BaseMessage, detail: str) -> None:
+        call_id = message.call_id if isinstance(message, CallMessage) else None
+        error = ErrorMessage(code=code, ref=message.id, call_id=call_id, detail=detail)
+        await self.transport.send_text(self.core.send(error))
+        await self._audit(code, message.type, call_id, detail)
+
+    async def _audit(self, code: ErrorCode, type_name: str | None, call_id: str | None, detail: str) -> None:
+        logger.info("signaling refused %s from %s: %s", type_name, self.party.role, code)
+        if self.hub.audit is not None:
+            await self.hub.audit(
+                AuditRecord(self.party, self.connection_id, code, type_name, call_id, detail)
+            )
+
+    async def _read_bus(self, subscription: Subscription) -> None:
+        try:
+            async for payload in subscription:
+                if payload.startswith(_REPLACED):
+                    if payload[len(_REPLACED) :].decode() != self.connection_id:
+                        raise _Stop(CloseCode.REPLACED, "replaced by a newer connection")
+                    continue
+                await self._deliver(payload)
+        except SubscriptionOverflow:
+            raise _Stop(CloseCode.GOING_AWAY, "too far behind") from None
+
+    async def _deliver(self, payload: bytes) -> None:
+        try:
+            message = parse(payload)
+        except MessageError:
+            logger.warning("dropping a malformed bus message for %s", self.party.role)
+            return
+        try:
+            text = self.core.send(message)
+        except LocalProtocolError as err:
+            logger.info("not delivering %s to %s: %s", message.type, self.party.role, err.detail)
+            return
+        await self.transport.send_text(text)
+
+    async def _timers(self) -> None:
+        while True:
+            now = self.hub.clock()
+            for event in self.core.poll(now):
+                if isinstance(event, Closing):
+                    raise _Stop(event.code, event.reason)
+            await self._flush()
+            await asyncio.sleep(self.core.next_wakeup(self.hub.clock()) + 0.01)
+
+    async def _refresh_presence(self, now: float, *, force: bool = False) -> None:
+        if not self.welcomed:
+            return
+        if force or now - self.last_presence >= self.hub.heartbeat_interval * 2:
+            self.last_presence = now
+            try:
+                await self.hub.presence.set_online(self.party.role, self.party.id, self.holder)
+            except Exception as err:  # presence is advisory; a Redis hiccup must not drop the call
+                logger.warning("presence update failed: %s", type(err).__name__)
