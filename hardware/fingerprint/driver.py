@@ -46,6 +46,7 @@ DEFAULT_TIMEOUTS: dict[int, float] = {
 """Per-instruction reply timeouts in seconds (others: 1 s); libdriver waits 0.3-1 s."""
 
 TEMPLATE_SIZE = 512
+IMAGE_SIZE = 256 * 288 // 2
 POLL_INTERVAL = 0.1
 
 
@@ -283,6 +284,15 @@ class R30xFingerprintScanner(FingerprintScanner):
         self._expect(Instruction.LOAD_CHAR, bytes([1]) + slot.to_bytes(2, "big"))
         self._expect(Instruction.UP_CHAR, bytes([1]))
         return self._receive_data("upload_template")
+
+    def _capture_image(self, timeout: float, prompt: PromptCallback) -> bytes:
+        self._capture(timeout, prompt)
+        self._expect(Instruction.UP_IMAGE)
+        image = self._receive_data("upload_image")
+        self._prompt(prompt, "lift_finger")
+        if len(image) != IMAGE_SIZE:
+            raise ProtocolError(f"image is {len(image)} bytes, expected {IMAGE_SIZE}", reason="length")
+        return image
 
     def _sensor_idle(self) -> str:
         code, _ = self._expect(Instruction.GEN_IMG, ok=(OK, NO_FINGER))

@@ -98,6 +98,14 @@ class FingerprintScanner(Device):
         with self._operation("set_password"):
             self._set_password(password)
 
+    def capture_image(self, *, timeout: float | None = None, prompt: PromptCallback | None = None) -> bytes:
+        """Capture a finger and upload the raw image (256×288, 4 bits per pixel, 36 864 bytes).
+
+        The image is personal data: keep it on the kiosk.
+        """
+        with self._operation("capture_image"):
+            return self._capture_image(timeout or self.capture_timeout, prompt or _silent)
+
     def download_template(self, slot: int) -> bytes:
         """Fetch the template stored in ``slot`` (personal data: keep it on the kiosk)."""
         with self._operation("download_template"):
@@ -169,6 +177,9 @@ class FingerprintScanner(Device):
 
     @abstractmethod
     def _download_template(self, slot: int) -> bytes: ...
+
+    @abstractmethod
+    def _capture_image(self, timeout: float, prompt: PromptCallback) -> bytes: ...
 
     @abstractmethod
     def _sensor_idle(self) -> str:

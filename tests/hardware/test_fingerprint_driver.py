@@ -114,6 +114,13 @@ def test_template_download_and_verify_against_given_template(scanner: SimFingerp
     assert not scanner.verify_template(sim_template("someone-else")).matched
 
 
+def test_capture_image_uploads_full_frame(scanner: SimFingerprintScanner) -> None:
+    """UpImage streams a 256x288 4-bit image (36 864 bytes) in 128-byte data packets."""
+    image = scanner.capture_image()
+    assert len(image) == 36864
+    assert scanner.core.instructions[-1] == Instruction.UP_IMAGE
+
+
 def test_delete_and_clear(scanner: SimFingerprintScanner) -> None:
     """DeleteChar removes one template; Empty clears the library."""
     scanner.delete(5)
