@@ -242,3 +242,17 @@ def test_schema_rejects_invalid_twins(name: str) -> None:
     """The JSON Schema rejects the invalid twins that fail field validation."""
     validator = jsonschema_rs.validator_for(json.loads(render()))
     assert not validator.is_valid(TWINS[name][0])
+
+
+def test_documented_examples_parse_and_round_trip() -> None:
+    """Every JSON example line in docs/signaling.md parses and serializes back to itself."""
+    text = (ROOT / "docs" / "signaling.md").read_text(encoding="utf-8")
+    blocks = text.split("```json\n")[1:]
+    examples = [line for block in blocks for line in block.split("```")[0].splitlines() if line.strip()]
+    assert len(examples) >= len(MESSAGE_TYPES)
+    seen = set()
+    for line in examples:
+        message = parse(line)
+        seen.add(message.type)
+        assert json.loads(serialize(message)) == json.loads(line)
+    assert seen == set(MESSAGE_TYPES)
