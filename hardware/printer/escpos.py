@@ -15,6 +15,7 @@ runs this same class against a loopback TCP server.
 from __future__ import annotations
 
 import contextlib
+import socket
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, cast
@@ -29,7 +30,7 @@ from hardware.printer.device import TicketPrinter
 from hardware.printer.status import request
 from hardware.stats import Statistics
 
-__all__ = ["EscPosPrinter", "open_escpos_printer", "style_from_params"]
+__all__ = ["EscPosPrinter", "network_printer", "open_escpos_printer", "style_from_params"]
 
 Transport = Literal["usb", "serial", "tcp"]
 
@@ -137,6 +138,25 @@ class EscPosPrinter(TicketPrinter):
         return {"interface": self._transport, "address": self._address}
 
 
+def network_printer(host: str, port: int, timeout: float) -> Escpos:
+    """python-escpos ``Network`` whose ``open`` closes its socket when the connection fails.
+
+    (python-escpos 3.1 drops the half-made socket without closing it, which leaks a file
+    descriptor per failed attempt on a kiosk that retries forever.)
+    """
+    from escpos.printer import Network
+
+    class _Network(Network):  # type: ignore[misc]
+        def open(self, raise_not_found: bool = True) -> None:
+            try:
+                sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            except OSError as err:
+                raise DeviceNotFoundError(f"could not connect to {self.host}:{self.port}") from err
+            self.device = sock
+
+    return cast(Escpos, _Network(host, port=port, timeout=timeout))
+
+
 def _usb_ids(netloc: str) -> tuple[int, int]:
     try:
         vendor, product = netloc.split(":")
@@ -168,10 +188,9 @@ def open_escpos_printer(
             raise ConfigurationError("bad TCP port in printer URL") from err
         if not host:
             raise ConfigurationError("TCP printer URL needs a host: escpos+tcp://HOST:9100")
-        from escpos.printer import Network
 
         def connect() -> Escpos:
-            return cast(Escpos, Network(host, port=port, timeout=timeout))
+            return network_printer(host, port, timeout)
 
         address = f"{host}:{port}"
     elif transport == "serial":

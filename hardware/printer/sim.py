@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from escpos.escpos import Escpos
+
 from hardware.clock import Clock
 from hardware.errors import ConfigurationError
 from hardware.printer.errors import EscPosParseError
-from hardware.printer.escpos import EscPosPrinter, style_from_params
+from hardware.printer.escpos import EscPosPrinter, network_printer, style_from_params
 from hardware.printer.preview import parse, render_png
 from hardware.printer.status import status_byte
 from hardware.stats import Statistics
@@ -319,10 +321,8 @@ class SimPrinter(EscPosPrinter):
         self._sim_timeout = timeout
         super().__init__(self._network, transport="tcp", address="sim", **kwargs)
 
-    def _network(self) -> Any:
-        from escpos.printer import Network
-
-        return Network("127.0.0.1", port=self.simulator.port, timeout=self._sim_timeout)
+    def _network(self) -> Escpos:
+        return network_printer("127.0.0.1", self.simulator.port, self._sim_timeout)
 
     def _open(self) -> None:
         self.simulator.start()
