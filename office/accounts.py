@@ -14,7 +14,15 @@ from office.audit import Actor
 from office.context import OfficeContext
 from office.errors import ApiError
 from office.models import Role, User, WebSession
-from office.security import check_password_policy, digest, hash_password, new_token, verify_password
+from office.security import (
+    STRONG,
+    PasswordHashing,
+    check_password_policy,
+    digest,
+    hash_password,
+    new_token,
+    verify_password,
+)
 
 __all__ = ["LoginResult", "create_user", "login", "logout", "revoke_session"]
 
@@ -37,6 +45,7 @@ def create_user(
     password: str,
     office_id: int | None,
     enforce_policy: bool = True,
+    hashing: PasswordHashing = STRONG,
 ) -> User:
     """Add a user; the password must meet the policy unless seeding demo data."""
     if enforce_policy:
@@ -48,7 +57,7 @@ def create_user(
         display_name=display_name,
         role=role,
         office_id=office_id,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, hashing),
     )
     s.add(user)
     s.flush()
@@ -68,7 +77,7 @@ def login(ctx: OfficeContext, username: str, password: str, *, ip: str, user_age
     # Failures are committed (counter, lock, audit) before the error is raised.
     with ctx.db() as s, s.begin():
         user = s.scalar(select(User).where(User.username == username))
-        ok = verify_password(user.password_hash if user else None, password)
+        ok = verify_password(user.password_hash if user else None, password, ctx.passwords)
         actor = Actor("user" if user else "anonymous", user.id if user else "", ip)
         bad_credentials = ApiError(401, "bad_credentials", "wrong username or password")
         if user is None or not user.active:

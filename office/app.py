@@ -8,17 +8,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 import agent_console
 from office.api import ROUTERS
 from office.api.common import Public
-from office.auth import route_access
+from office.auth import api_routes, route_access
 from office.clock import Clock
 from office.context import OfficeContext
-from office.errors import install_error_handlers
+from office.errors import COMMON_ERROR_RESPONSES, install_error_handlers
 from office.http import BodyLimitMiddleware, RequestContextMiddleware
 from office.settings import Settings
 
@@ -52,7 +51,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     app.state.ctx = ctx
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=COMMON_ERROR_RESPONSES)
 
     @app.get("/", include_in_schema=False)
     def root(_: Public) -> RedirectResponse:
@@ -66,6 +65,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
 
 
 def _assert_access_declared(app: FastAPI) -> None:
-    missing = [r.path for r in app.routes if isinstance(r, APIRoute) and route_access(r) is None]
+    missing = [r.path for r in api_routes(app) if route_access(r.route) is None]
     if missing:
         raise UndeclaredAccess(f"routes without an access declaration: {missing}")

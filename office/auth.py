@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import select, update
@@ -29,16 +29,21 @@ from office.models import Kiosk, Role, Station, User, WebSession
 from office.security import digest, tokens_equal
 
 __all__ = [
+    "ACCESS_DENIED",
     "SESSION_COOKIE",
     "Allow",
     "AuthKiosk",
     "AuthUser",
+    "DeclaredRoute",
     "Principal",
+    "api_routes",
     "ctx_of",
     "route_access",
 ]
 
 SESSION_COOKIE = "doorstep_session"
+#: Error code of a refusal by the access declaration itself (record-level refusals use other codes).
+ACCESS_DENIED = "access_denied"
 CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -150,14 +155,14 @@ class Allow:
                     401, "unauthenticated", "device token invalid or revoked", headers=_challenge()
                 )
             if not self.kiosk:
-                raise ApiError(403, "forbidden", "kiosks may not call this route")
+                raise ApiError(403, ACCESS_DENIED, "kiosks may not call this route")
             return Principal(kiosk=kiosk, ip=ip)
         cookie = request.cookies.get(SESSION_COOKIE)
         user = _resolve_session(ctx, cookie) if cookie else None
         if user is None:
             raise ApiError(401, "unauthenticated", "login required")
         if user.role not in self.roles:
-            raise ApiError(403, "forbidden", "your role may not call this route")
+            raise ApiError(403, ACCESS_DENIED, "your role may not call this route")
         if request.method not in _SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
             if not sent or not tokens_equal(sent, user.csrf_token):
@@ -223,6 +228,33 @@ def _resolve_session(ctx: OfficeContext, token: str) -> AuthUser | None:
 def _touch(ctx: OfficeContext, sid: str, now: datetime) -> None:
     with ctx.db() as s, s.begin():
         s.execute(update(WebSession).where(WebSession.id == sid).values(last_seen_at=now))
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredRoute:
+    """An HTTP route as served: full path, methods, and its endpoint definition."""
+
+    path: str
+    methods: frozenset[str]
+    route: APIRoute
+
+
+def api_routes(app: FastAPI) -> list[DeclaredRoute]:
+    """Every API route the app serves, with included routers flattened."""
+    out: list[DeclaredRoute] = []
+    try:  # FastAPI >= 0.16x wraps included routers; this walks them
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI: included routes are plain APIRoutes
+        return [
+            DeclaredRoute(r.path, frozenset(r.methods or ()), r)
+            for r in app.routes
+            if isinstance(r, APIRoute)
+        ]
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute):
+            out.append(DeclaredRoute(context.path or route.path, frozenset(route.methods or ()), route))
+    return out
 
 
 def route_access(route: APIRoute) -> Allow | None:

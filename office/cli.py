@@ -111,6 +111,7 @@ def _create_user(ctx: OfficeContext, args: argparse.Namespace) -> int:
                 role=Role(args.role),
                 password=password,
                 office_id=args.office_id,
+                hashing=ctx.passwords,
             )
     except (PasswordPolicyError, ApiError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -15,6 +15,7 @@ from office.crypto import PersonalDataCipher
 from office.db import make_engine, make_read_session_factory, make_session_factory
 from office.events import EventHub
 from office.metrics import Metrics
+from office.security import PasswordHashing
 from office.settings import Settings
 
 __all__ = ["OfficeContext"]
@@ -30,6 +31,7 @@ class OfficeContext:
     read_db: sessionmaker[Session]
     clock: Clock
     cipher: PersonalDataCipher
+    passwords: PasswordHashing
     metrics: Metrics = field(default_factory=Metrics)
     events: EventHub = field(default_factory=EventHub)
 
@@ -46,4 +48,5 @@ class OfficeContext:
             read_db=make_read_session_factory(eng),
             clock=clock or SystemClock(),
             cipher=PersonalDataCipher(settings),
+            passwords=PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib),
         )

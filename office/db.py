@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 __all__ = [
     "READONLY_OPTION",
@@ -43,8 +44,13 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False, pg_schema:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if not database or database == ":memory:":
+            engine = create_engine(
+                parsed, echo=echo, connect_args={"check_same_thread": False}, poolclass=StaticPool
+            )
+            _configure_sqlite(engine)
+            return engine
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             parsed,
             echo=echo,

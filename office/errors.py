@@ -13,11 +13,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from office.logs import request_id_var
 
-__all__ = ["ApiError", "error_body", "install_error_handlers"]
+__all__ = ["COMMON_ERROR_RESPONSES", "ApiError", "ErrorResponse", "error_body", "install_error_handlers"]
 
 log = logging.getLogger("office.errors")
 
@@ -33,6 +34,30 @@ _DEFAULT_CODES = {
     422: "invalid_input",
     423: "locked",
     429: "too_many_requests",
+}
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, for programs (``code``) and people (``message``)."""
+
+    code: str
+    message: str
+    request_id: str
+    fields: list[dict[str, Any]] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+#: Error responses every API route can give; documented once for all routes.
+COMMON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "not logged in, or device token invalid or revoked"},
+    403: {"model": ErrorResponse, "description": "not allowed (role, CSRF, or record-level refusal)"},
+    413: {"model": ErrorResponse, "description": "request body too large"},
+    422: {"model": ErrorResponse, "description": "request not valid"},
 }
 
 
@@ -79,6 +104,12 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         log.info("request validation failed", extra={"path": request.url.path, "n_errors": len(fields)})
         return JSONResponse(error_body("invalid_input", "the request is not valid", fields=fields), 422)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        # A number too large for the database reached a query: bad input, not a server fault.
+        log.info("numeric overflow in input", extra={"path": request.url.path})
+        return JSONResponse(error_body("invalid_input", "a number in the request is out of range"), 422)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

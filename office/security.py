@@ -14,6 +14,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 __all__ = [
+    "STRONG",
+    "PasswordHashing",
     "PasswordPolicyError",
     "check_password_policy",
     "digest",
@@ -24,9 +26,31 @@ __all__ = [
     "verify_password",
 ]
 
-_HASHER = PasswordHasher()
-#: Verified against when the username is unknown, so timing does not reveal which usernames exist.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+class PasswordHashing:
+    """Argon2id with configurable cost. Verification follows the parameters stored in each hash."""
+
+    def __init__(self, time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 4) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+        self._dummy: str | None = None
+
+    def hash(self, password: str) -> str:
+        """Argon2id hash of ``password``."""
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        """Constant-work verification; a ``None`` hash (unknown user) still costs one verify, so
+        timing does not reveal which usernames exist."""
+        if self._dummy is None:
+            self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+        try:
+            return self._hasher.verify(password_hash or self._dummy, password) and password_hash is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+
+#: The production default (argon2-cffi's recommended parameters).
+STRONG = PasswordHashing()
 _ENROLL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: typed by technicians
 
 
@@ -50,17 +74,14 @@ def check_password_policy(password: str) -> None:
         )
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, hashing: PasswordHashing = STRONG) -> str:
     """Argon2id hash of ``password``."""
-    return _HASHER.hash(password)
+    return hashing.hash(password)
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    """Constant-work verification; a ``None`` hash (unknown user) still costs one argon2 verify."""
-    try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+def verify_password(password_hash: str | None, password: str, hashing: PasswordHashing = STRONG) -> bool:
+    """See :meth:`PasswordHashing.verify`."""
+    return hashing.verify(password_hash, password)
 
 
 def new_token(prefix: str) -> str:

@@ -78,6 +78,7 @@ def seed_demo(ctx: OfficeContext) -> DemoSeed:
                     password=password,
                     office_id=None if role is Role.ADMIN else office.id,
                     enforce_policy=False,
+                    hashing=ctx.passwords,
                 )
         existing = {
             k.station_id: k for k in s.scalars(select(Kiosk).where(Kiosk.station_id.in_(result.station_ids)))

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     session_absolute_timeout_s: int = Field(default=12 * 3600, ge=300)
     #: How often a session's last-seen stamp is written (idle timeout precision).
     session_touch_interval_s: int = Field(default=60, ge=1)
+    #: Argon2id cost for new password hashes (verification uses each hash's own parameters).
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=1024)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_s: int = Field(default=15 * 60, ge=1)
     enrollment_code_ttl_s: int = Field(default=24 * 3600, ge=60)

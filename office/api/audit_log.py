@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from office.api.common import AdminOnly
+from office.api.common import MAX_ID, AdminOnly
 from office.auth import ctx_of
 from office.models import AuditEvent
 
@@ -39,7 +39,7 @@ def search(
     action: str | None = Query(default=None, max_length=64),
     target_type: str | None = Query(default=None, max_length=32),
     target_id: str | None = Query(default=None, max_length=64),
-    before_id: int | None = Query(default=None, ge=1),
+    before_id: int | None = Query(default=None, ge=1, le=MAX_ID),
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> list[AuditOut]:
     q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)

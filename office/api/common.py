@@ -4,21 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Path, Query
 from pydantic import BaseModel, ConfigDict
 
 from office.auth import Allow, Principal
 from office.models import Role
 
 __all__ = [
+    "MAX_ID",
     "AdminOnly",
     "AnyStaff",
+    "IdPath",
+    "IdQuery",
     "KioskOnly",
     "OfficeStaff",
     "Public",
     "StrictModel",
     "TechOrAdmin",
 ]
+
+
+#: Largest identifier the databases store (signed 64-bit); larger numbers are refused with 422.
+MAX_ID = 2**63 - 1
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 class StrictModel(BaseModel):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from office import enrollment
-from office.api.common import AdminOnly, KioskOnly, Public, StrictModel, TechOrAdmin
+from office.api.common import MAX_ID, AdminOnly, IdPath, KioskOnly, Public, StrictModel, TechOrAdmin
 from office.auth import ctx_of
 from office.models import Kiosk, Office, Station
 
@@ -32,7 +32,7 @@ class KioskOut(BaseModel):
 class KioskCreate(StrictModel):
     """Register a kiosk at a station."""
 
-    station_id: int = Field(ge=1)
+    station_id: int = Field(ge=1, le=MAX_ID)
     name: str = Field(min_length=1, max_length=100)
 
 
@@ -118,7 +118,7 @@ def register(body: KioskCreate, request: Request, p: AdminOnly) -> EnrollmentCod
     summary="Issue a new one-time enrollment code (re-enroll)",
     responses={404: {"description": "no such kiosk"}},
 )
-def new_code(kiosk_id: int, request: Request, p: AdminOnly) -> EnrollmentCodeOut:
+def new_code(kiosk_id: IdPath, request: Request, p: AdminOnly) -> EnrollmentCodeOut:
     return _code_out(enrollment.issue_code(ctx_of(request), kiosk_id, actor=p.actor))
 
 
@@ -128,7 +128,7 @@ def new_code(kiosk_id: int, request: Request, p: AdminOnly) -> EnrollmentCodeOut
     summary="Revoke a kiosk's device token",
     responses={404: {"description": "no such kiosk"}},
 )
-def revoke(kiosk_id: int, request: Request, p: AdminOnly) -> KioskOut:
+def revoke(kiosk_id: IdPath, request: Request, p: AdminOnly) -> KioskOut:
     return _out(enrollment.revoke(ctx_of(request), kiosk_id, actor=p.actor))
 
 

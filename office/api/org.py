@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
 from office import audit
-from office.api.common import AdminOnly, AnyStaff, StrictModel
+from office.api.common import MAX_ID, AdminOnly, AnyStaff, IdQuery, StrictModel
 from office.auth import ctx_of
 from office.errors import ApiError
 from office.models import Office, Station
@@ -58,7 +58,7 @@ class StationOut(BaseModel):
 class StationCreate(StrictModel):
     """A new station of an office."""
 
-    office_id: int = Field(ge=1)
+    office_id: int = Field(ge=1, le=MAX_ID)
     code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")
     name: str = Field(min_length=1, max_length=200)
     name_en: str = Field(default="", max_length=200)
@@ -97,7 +97,7 @@ def create_office(body: OfficeCreate, request: Request, p: AdminOnly) -> OfficeO
 
 
 @router.get("/stations", response_model=list[StationOut], summary="List stations")
-def list_stations(request: Request, _: AnyStaff, office_id: int | None = None) -> list[StationOut]:
+def list_stations(request: Request, _: AnyStaff, office_id: IdQuery = None) -> list[StationOut]:
     with ctx_of(request).read_db() as s:
         q = select(Station).order_by(Station.id)
         if office_id is not None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from office import accounts, audit
-from office.api.common import AdminOnly, StrictModel
+from office.api.common import MAX_ID, AdminOnly, IdPath, StrictModel
 from office.auth import ctx_of
 from office.errors import ApiError
 from office.models import Office, Role, User
@@ -36,7 +36,7 @@ class UserCreate(StrictModel):
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     display_name: str = Field(min_length=1, max_length=100)
     role: Role
-    office_id: int | None = Field(default=None, ge=1)
+    office_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     password: str = Field(min_length=10, max_length=256)
 
 
@@ -92,6 +92,7 @@ def create(body: UserCreate, request: Request, p: AdminOnly) -> UserOut:
             role=body.role,
             password=body.password,
             office_id=body.office_id,
+            hashing=ctx.passwords,
         )
         audit.record(s, p.actor, "user.created", target_type="user", target_id=user.id, role=body.role.value)
     return _out(user)
@@ -103,7 +104,7 @@ def create(body: UserCreate, request: Request, p: AdminOnly) -> UserOut:
     summary="Change, deactivate, unlock or reset a staff account",
     responses={404: {"description": "no such user"}},
 )
-def update_user(user_id: int, body: UserUpdate, request: Request, p: AdminOnly) -> UserOut:
+def update_user(user_id: IdPath, body: UserUpdate, request: Request, p: AdminOnly) -> UserOut:
     ctx = ctx_of(request)
     if body.password is not None:
         try:
@@ -125,7 +126,7 @@ def update_user(user_id: int, body: UserUpdate, request: Request, p: AdminOnly) 
             user.active = body.active
             changed.append("active")
         if body.password is not None:
-            user.password_hash = hash_password(body.password)
+            user.password_hash = hash_password(body.password, ctx.passwords)
             changed.append("password")
         if body.unlock:
             user.locked_until = None

@@ -77,6 +77,7 @@ class LiveOffice:
                 role=role,
                 password=password,
                 office_id=None if role is Role.ADMIN else self.office_id,
+                hashing=self.ctx.passwords,
             )
         self.passwords[username] = password
         return password

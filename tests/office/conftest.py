@@ -55,6 +55,7 @@ class OfficeHarness:
                 role=role,
                 password=PASSWORDS[role],
                 office_id=self.office_id if office_id == -1 else office_id,
+                hashing=self.ctx.passwords,
             )
         return name
 
