@@ -53,6 +53,7 @@ __all__ = [
     "DeviceStatus",
     "ErrorOccurred",
     "EventCallback",
+    "HealthCheck",
     "PromptCallback",
     "StateChanged",
     "StatusChanged",
@@ -176,6 +177,47 @@ class DeviceStatus:
             "availability": self.availability.value,
             "detail": dict(self.detail),
         }
+
+
+class HealthCheck:
+    """Builds a :class:`HealthResult` step by step for ``_check_health`` implementations.
+
+    ``run(name, func)`` calls ``func``; a :class:`HardwareError` becomes a failed step
+    and its recommended action becomes the result's (first failure wins).  A
+    returned string becomes the step detail (it must not contain personal data).
+    """
+
+    def __init__(self, level: HealthLevel) -> None:
+        self.level = level
+        self.steps: list[HealthStep] = []
+        self.action: RecommendedAction | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True while every step so far passed."""
+        return all(step.ok for step in self.steps)
+
+    def run(self, name: str, func: Callable[[], object]) -> bool:
+        """Run one step; return whether it passed."""
+        try:
+            outcome = func()
+        except HardwareError as err:
+            self.fail(name, f"{err.code}: {err.message}", err.recommended_action)
+            return False
+        self.steps.append(HealthStep(name, True, outcome if isinstance(outcome, str) else ""))
+        return True
+
+    def fail(self, name: str, detail: str, action: RecommendedAction) -> None:
+        """Record a failed step decided by the caller."""
+        self.steps.append(HealthStep(name, False, detail))
+        if self.action is None:
+            self.action = action
+
+    def result(self) -> HealthResult:
+        """The finished result."""
+        return HealthResult.from_steps(
+            self.level, self.steps, failure_action=self.action or RecommendedAction.RESET
+        )
 
 
 EventCallback = Callable[[DeviceEvent], None]

@@ -10,13 +10,12 @@ Templates are personal data: they stay on the kiosk and never appear in logs.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from hardware.device import DataEvent, Device, PromptCallback
-from hardware.errors import HardwareError
+from hardware.device import DataEvent, Device, HealthCheck, PromptCallback
 from hardware.fingerprint.params import MatchResult, SearchResult, SystemParameters
-from hardware.health import HealthLevel, HealthResult, HealthStep, RecommendedAction
+from hardware.health import HealthLevel, HealthResult
 
 __all__ = ["FingerprintScanner"]
 
@@ -114,29 +113,20 @@ class FingerprintScanner(Device):
     # -------------------------------------------------------------------- health
 
     def _check_health(self, level: HealthLevel, prompt: PromptCallback) -> HealthResult:
-        steps: list[HealthStep] = []
-        action = RecommendedAction.RESET
-
-        def run(name: str, func: Any) -> bool:
-            nonlocal action
-            try:
-                detail = func()
-            except HardwareError as err:
-                action = err.recommended_action
-                steps.append(HealthStep(name, False, f"{err.code}: {err.message}"))
-                return False
-            steps.append(HealthStep(name, True, detail if isinstance(detail, str) else ""))
-            return True
-
-        ok = run("password", self._verify_password) and run(
-            "system_parameters", lambda: _describe(self._read_system_parameters())
-        )
-        ok = ok and run("template_count", lambda: f"{self._count()} templates")
-        if ok and level is HealthLevel.EXTERNAL:
-            run("sensor_idle", self._sensor_idle)
-        elif ok and level is HealthLevel.INTERACTIVE:
-            run("capture", lambda: self._interactive_capture(prompt))
-        return HealthResult.from_steps(level, steps, failure_action=action)
+        check = HealthCheck(level)
+        internal: list[tuple[str, Callable[[], object]]] = [
+            ("password", self._verify_password),
+            ("system_parameters", lambda: _describe(self._read_system_parameters())),
+            ("template_count", lambda: f"{self._count()} templates"),
+        ]
+        for name, step in internal:
+            if not check.run(name, step):
+                break
+        if check.ok and level is HealthLevel.EXTERNAL:
+            check.run("sensor_idle", self._sensor_idle)
+        elif check.ok and level is HealthLevel.INTERACTIVE:
+            check.run("capture", lambda: self._interactive_capture(prompt))
+        return check.result()
 
     def _capabilities(self) -> Mapping[str, Any]:
         return {"verify_1_1": True, "search_1_n": True, "template_download": True}

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from hardware.clock import Clock
-from hardware.device import DataEvent, Device, PromptCallback
-from hardware.errors import HardwareError, UnsupportedOperation, UserActionRequired
-from hardware.health import HealthLevel, HealthResult, HealthStep, RecommendedAction
+from hardware.device import DataEvent, Device, HealthCheck, PromptCallback
+from hardware.errors import UnsupportedOperation, UserActionRequired
+from hardware.health import HealthLevel, HealthResult, RecommendedAction
 from hardware.idcard.data import IdCardData, SamId
 from hardware.idcard.errors import CardNotPresent, InvalidCardData
 from hardware.idcard.photo import PhotoDecoder
@@ -122,31 +122,21 @@ class IdCardReader(Device):
     # -------------------------------------------------------------------- health
 
     def _check_health(self, level: HealthLevel, prompt: PromptCallback) -> HealthResult:
-        self._failure_action = RecommendedAction.RESET
-        steps = [self._step("sam_status", self._sam_status), self._step("sam_id", self._sam_id)]
-        if level is HealthLevel.INTERNAL or not all(step.ok for step in steps):
-            return HealthResult.from_steps(level, steps, failure_action=self._failure_action)
+        check = HealthCheck(level)
+        check.run("sam_status", self._sam_status)
+        check.run("sam_id", lambda: str(self._sam_id()))
+        if level is HealthLevel.INTERNAL or not check.ok:
+            return check.result()
         if level is HealthLevel.INTERACTIVE:
             self._prompt(prompt, "place_card")
-            found = self._poll_card(self.interactive_timeout)
-            steps.append(HealthStep("place_card", found, "card detected" if found else "no card placed"))
-            if not found:
-                return HealthResult.from_steps(level, steps, failure_action=RecommendedAction.NONE)
-        steps.append(self._step("read_test_card", self._read_test_card))
+            if not self._poll_card(self.interactive_timeout):
+                check.fail("place_card", "no card placed", RecommendedAction.NONE)
+                return check.result()
+            check.run("place_card", lambda: "card detected")
+        check.run("read_test_card", self._read_test_card)
         if level is HealthLevel.INTERACTIVE:
             self._prompt(prompt, "remove_card")
-        return HealthResult.from_steps(level, steps, failure_action=self._failure_action)
-
-    _failure_action = RecommendedAction.RESET
-
-    def _step(self, name: str, action: Any) -> HealthStep:
-        try:
-            result = action()
-        except HardwareError as err:
-            self._failure_action = err.recommended_action
-            return HealthStep(name, False, f"{err.code}: {err.message}")
-        detail = str(result) if isinstance(result, SamId) else (result if isinstance(result, str) else "")
-        return HealthStep(name, True, detail)
+        return check.result()
 
     def _read_test_card(self) -> str:
         card = self._read_card(fingerprint=False, appended_address=False)

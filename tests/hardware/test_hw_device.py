@@ -292,6 +292,31 @@ def test_health_result_serialises() -> None:
     }
 
 
+def test_health_check_builder_keeps_first_failure_action() -> None:
+    """HealthCheck turns errors into failed steps; the first failure's action wins."""
+    from hardware.device import HealthCheck
+    from hardware.errors import NoHardware
+
+    check = HealthCheck(HealthLevel.INTERNAL)
+    assert check.run("ok", lambda: "fine")
+
+    def absent() -> None:
+        raise NoHardware("port missing")
+
+    def bad_config() -> None:
+        raise ConfigurationError("baud")
+
+    assert not check.run("port", absent)
+    assert not check.run("config", bad_config)
+    result = check.result()
+    assert [(s.name, s.ok, s.detail) for s in result.steps] == [
+        ("ok", True, "fine"),
+        ("port", False, "NoHardware: port missing"),
+        ("config", False, "ConfigurationError: baud"),
+    ]
+    assert result.recommended_action is RecommendedAction.MAINTENANCE
+
+
 def test_statistics_persist_atomically(tmp_path: Path) -> None:
     """Counters and the last error survive a new Statistics on the same file; reset clears them."""
     path = tmp_path / "stats" / "dev.json"
