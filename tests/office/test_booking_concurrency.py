@@ -22,9 +22,13 @@ WORKERS = 32
 
 
 def _storm(
-    h: OfficeHarness, service_id: int, at: datetime, won: list[booking.Hold] | None = None
+    h: OfficeHarness,
+    service_id: int,
+    at: datetime,
+    won: list[booking.Hold] | None = None,
+    attempts: int = ATTEMPTS,
 ) -> Counter[str]:
-    """``ATTEMPTS`` holds on one slot from ``WORKERS`` threads released together; outcome counts."""
+    """``attempts`` holds on one slot from ``WORKERS`` threads released together; outcome counts."""
     barrier = threading.Barrier(WORKERS)
     outcomes: Counter[str] = Counter()
     lock = threading.Lock()
@@ -44,7 +48,7 @@ def _storm(
             outcomes[result] += 1
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        list(pool.map(attempt, range(ATTEMPTS)))
+        list(pool.map(attempt, range(attempts)))
     return outcomes
 
 
@@ -68,7 +72,7 @@ def test_expired_holds_free_their_capacity_under_contention(any_harness: OfficeH
     svc = add_service(h)
     add_agents(h, 3)
     at = local(2026, 3, 3, 10)
-    assert _storm(h, svc, at)["held"] == 3
+    assert _storm(h, svc, at, attempts=WORKERS)["held"] == 3
     h.clock.advance(minutes=5)
     winners: list[booking.Hold] = []
     second = _storm(h, svc, at, winners)
@@ -85,7 +89,7 @@ def test_expired_holds_free_their_capacity_under_contention(any_harness: OfficeH
             actor=Actor("kiosk", 1),
         )
     h.clock.advance(minutes=10)  # bookings do not lapse like holds
-    assert _storm(h, svc, at) == Counter({"slot_full": ATTEMPTS})
+    assert _storm(h, svc, at, attempts=WORKERS) == Counter({"slot_full": WORKERS})
 
 
 def test_concurrent_confirmations_of_one_resident_book_once_per_day(any_harness: OfficeHarness) -> None:
