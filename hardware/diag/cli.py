@@ -3,8 +3,9 @@
 Subcommands: ``list`` (configured and detected devices), ``check`` (health check
 per level), ``interactive <kind>`` (guided tests: place card, place finger…),
 ``focus`` (live focus meter).  ``--json`` prints a machine-readable report.
-Exit codes: 0 all checks passed, 1 some check failed, 2 usage or configuration
-error.  Progress goes to stderr; personal data is masked in every report.
+Exit codes: 0 all checks passed (levels a device does not offer count as passed),
+1 some check failed, 2 usage or configuration error (including an unknown backend
+in a device URL).  Progress goes to stderr; personal data is masked in every report.
 """
 
 from __future__ import annotations
@@ -174,21 +175,25 @@ def _run_checks(
         report = check_device(
             spec, level, clock=clock, stats_dir=args.stats_dir, lang=lang, prompt=prompt, guided=guided
         )
-        verdict = text("fail", lang) if report["result"] == "fail" else text("pass", lang)
-        err.write(f"[{index}/{len(specs)}] {spec.name}: {verdict}\n")
+        err.write(f"[{index}/{len(specs)}] {spec.name}: {_verdict(report['result'], lang)}\n")
         reports.append(report)
-    ok = all(r["result"] != "fail" for r in reports)
+    ok = all(r["result"] in ("pass", "unsupported") for r in reports)
     if args.json:
         _emit_json(out, {"command": args.command, "level": level.name.lower(), "ok": ok, "devices": reports})
     else:
         for report in reports:
             _print_report(report, lang, out)
+    if any(r["result"] == "config_error" for r in reports):
+        return EXIT_USAGE
     return EXIT_OK if ok else EXIT_FAILED
 
 
+def _verdict(result: str, lang: str) -> str:
+    return {"pass": text("pass", lang), "fail": text("fail", lang)}.get(result, result)
+
+
 def _print_report(report: dict[str, Any], lang: str, out: TextIO) -> None:
-    verdict = {"pass": text("pass", lang), "fail": text("fail", lang)}.get(report["result"], report["result"])
-    out.write(f"{report['name']} ({report['kind']}, {report['url']}): {verdict}\n")
+    out.write(f"{report['name']} ({report['kind']}, {report['url']}): {_verdict(report['result'], lang)}\n")
     for step in report.get("health", {}).get("steps", []):
         mark = "✓" if step["ok"] else "✗"
         detail = f" — {step['detail']}" if step["detail"] else ""
@@ -198,7 +203,7 @@ def _print_report(report: dict[str, Any], lang: str, out: TextIO) -> None:
     if "error" in report:
         out.write(f"  ✗ {report['error']['code']}: {report['error']['message']}\n")
     advice = report.get("remedy") or report.get("error", {}).get("remedy")
-    if advice and report["result"] == "fail":
+    if advice and report["result"] in ("fail", "config_error"):
         out.write(f"  {text('remedy', lang)}: {advice}\n")
 
 

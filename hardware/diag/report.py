@@ -16,7 +16,7 @@ from hardware.clock import Clock
 from hardware.device import Device, PromptCallback
 from hardware.diag.config import DeviceSpec
 from hardware.diag.messages import remedy
-from hardware.errors import HardwareError, UnsupportedOperation
+from hardware.errors import ConfigurationError, HardwareError, UnsupportedOperation
 from hardware.health import HealthLevel
 from hardware.idcard.reader import IdCardReader
 from hardware.redact import mask_bytes, mask_date, mask_id_number, mask_name, mask_text
@@ -98,8 +98,8 @@ def check_device(
     report: dict[str, Any] = {**spec.to_dict(), "level": level.name.lower(), "result": "fail"}
     try:
         device = open_device(spec.kind, spec.url, clock=clock, stats_dir=stats_dir, name=spec.name)
-    except HardwareError as err:
-        report["error"] = _error(err, lang)
+    except ConfigurationError as err:
+        report.update(result="config_error", error=_error(err, lang))
         return _redacted(report)
     try:
         _run(device, level, report, lang=lang, prompt=prompt, guided=guided)

@@ -68,12 +68,25 @@ def test_check_reports_open_failure(no_leaked_threads: None) -> None:
         ["focus", "--device", IDCARD],
         ["nonsense"],
         ["check", "--config", "/nonexistent/diag.toml"],
+        ["check", "--device", "idcard=usb://0"],
+        ["check", "--device", "idcard=sim://idcard?card=nobody"],
     ],
 )
 def test_usage_and_config_errors_exit_two(argv: list[str]) -> None:
     """Bad options, unknown kinds, duplicates, missing devices or config → exit 2."""
     code, _, _ = _run(*argv)
     assert code == EXIT_USAGE
+
+
+def test_unsupported_level_is_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A level the device does not offer is reported as unsupported and does not fail the run."""
+    monkeypatch.setitem(BACKENDS, ("document_camera", "focustest"), f"{__name__}:open_focus_camera")
+    code, out, err = _run(
+        "check", "--device", "cam:document_camera=focustest://cam", "--level", "interactive", "--json"
+    )
+    assert code == EXIT_OK
+    assert json.loads(out)["devices"][0]["result"] == "unsupported"
+    assert "unsupported" in err
 
 
 def test_config_file_toml_and_json(tmp_path: Path, no_leaked_threads: None) -> None:
