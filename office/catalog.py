@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from office import audit
 from office.audit import Actor
@@ -239,7 +239,12 @@ def list_services(
     s: Session, *, category: str | None = None, include_inactive: bool = False
 ) -> list[Service]:
     """Services by category order then code."""
-    q = select(Service).join(ServiceCategory).order_by(ServiceCategory.sort_order, Service.code)
+    q = (
+        select(Service)
+        .join(ServiceCategory)
+        .options(selectinload(Service.materials))
+        .order_by(ServiceCategory.sort_order, Service.code)
+    )
     if category:
         q = q.where(ServiceCategory.code == category)
     if not include_inactive:

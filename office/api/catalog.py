@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from office import catalog
 from office.api.common import AdminOnly, Public
@@ -114,7 +115,7 @@ def list_services(
 def get_service(service_id: int, request: Request, _: Public) -> ServiceOut:
     codes = _codes(request)
     with ctx_of(request).read_db() as s:
-        sv = s.get(Service, service_id)
+        sv = s.get(Service, service_id, options=[selectinload(Service.materials)])
         if sv is None:
             raise ApiError(404, "service_not_found", "no such service")
         return _out(sv, codes.get(sv.category_id, ""))

@@ -84,7 +84,7 @@ class Service(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     materials: Mapped[list[ServiceMaterial]] = relationship(
-        order_by="ServiceMaterial.position", cascade="all, delete-orphan", lazy="selectin"
+        order_by="ServiceMaterial.position", cascade="all, delete-orphan"
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from office import audit
@@ -62,18 +62,18 @@ def _offer(
     actor: str,
     reason: str = "",
 ) -> None:
-    values = _offer_values(agent, cfg, now)
+    values = _offer_values(ticket, agent, cfg, now)
     step(s, ticket, "offer", now, actor=actor, reason=reason, by_agent=agent.user_id, **values)
     move_agent(s, agent.user_id, "offer", now, ticket_id=ticket.id)
 
 
-def _offer_values(agent: AgentState, cfg: QueueConfig, now: datetime) -> dict[str, Any]:
+def _offer_values(ticket: Ticket, agent: AgentState, cfg: QueueConfig, now: datetime) -> dict[str, Any]:
     return {
         "agent_id": agent.user_id,
         "target_agent_id": None,
         "window_no": agent.window_no,
         "called_at": now,
-        "first_called_at": func.coalesce(Ticket.first_called_at, now),
+        "first_called_at": ticket.first_called_at or now,
         "ring_deadline": now + timedelta(seconds=cfg.ring_timeout_s),
     }
 

@@ -15,13 +15,13 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from office.models import AgentSkill, AgentState, AgentStatus, Service, Ticket
 from office.queue.config import QueueConfig
 from office.queue.lifecycle import QUEUED_STATES
-from office.queue.ordering import sort_key
+from office.queue.ordering import OrderFields, sql_ahead_of
 
 __all__ = [
     "ONLINE_STATES",
@@ -31,6 +31,7 @@ __all__ = [
     "accuracy",
     "agents_online",
     "estimate_for",
+    "estimate_ticket",
 ]
 
 #: Agent states that count as staffing the queue.
@@ -100,23 +101,33 @@ def agents_online(session: Session, office_id: int, skill: str) -> int:
 
 
 def estimate_for(
-    session: Session, ticket: Ticket, cfg: QueueConfig, now: datetime, times: ServiceTimes | None = None
+    session: Session,
+    ticket: OrderFields,
+    office_id: int,
+    service_id: int,
+    skill: str,
+    cfg: QueueConfig,
+    now: datetime,
+    times: ServiceTimes | None = None,
 ) -> Estimate:
     """The estimate for a queued ticket (position 0 and the ring overhead when it is next)."""
     times = times or ServiceTimes(session, cfg)
-    queued = session.execute(
-        select(Ticket.id, Ticket.service_id, Ticket.priority, Ticket.order_at, Ticket.queued_at).where(
-            Ticket.office_id == ticket.office_id, Ticket.state.in_(QUEUED_STATES)
+    ahead = session.execute(
+        select(Ticket.service_id, func.count())
+        .where(
+            Ticket.office_id == office_id,
+            Ticket.state.in_(QUEUED_STATES),
+            Ticket.id != ticket.id,
+            sql_ahead_of(ticket, now, cfg.max_wait_bound_min),
         )
+        .group_by(Ticket.service_id)
     ).all()
-    mine = sort_key(ticket, now, cfg.max_wait_bound_min)
-    ahead = [r for r in queued if r.id != ticket.id and sort_key(r, now, cfg.max_wait_bound_min) < mine]
-    skill = session.scalar(select(Service.skill).where(Service.id == ticket.service_id)) or ""
-    online = agents_online(session, ticket.office_id, skill)
-    work = sum(times.seconds(r.service_id) + cfg.ring_overhead_s for r in ahead) + cfg.ring_overhead_s
+    online = agents_online(session, office_id, skill)
+    position = sum(n for _, n in ahead)
+    work = sum(n * times.seconds(sid) for sid, n in ahead) + (position + 1) * cfg.ring_overhead_s
     expected = work / max(online, 1)
     return Estimate(
-        position=len(ahead),
+        position=position,
         expected_s=round(expected),
         low_min=math.floor(expected * 0.75 / 60),
         high_min=math.ceil((expected * 1.25 + 60) / 60),
@@ -151,3 +162,11 @@ def accuracy(session: Session, office_id: int, first_day: date, last_day: date) 
         return Accuracy(0, None, None, None)
     p90 = errors[min(len(errors) - 1, math.ceil(0.9 * len(errors)) - 1)]
     return Accuracy(len(errors), sum(errors) / len(errors), p90, sum(waits) / len(waits))
+
+
+def estimate_ticket(
+    session: Session, ticket: Ticket, cfg: QueueConfig, now: datetime, times: ServiceTimes | None = None
+) -> Estimate:
+    """:func:`estimate_for` a stored ticket."""
+    skill = session.scalar(select(Service.skill).where(Service.id == ticket.service_id)) or ""
+    return estimate_for(session, ticket, ticket.office_id, ticket.service_id, skill, cfg, now, times)

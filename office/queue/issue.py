@@ -30,6 +30,17 @@ from office.queue.resident import InvalidIdNumber, is_statutory_age, validate_id
 __all__ = ["IssueRequest", "Issued", "active_key", "issue_ticket"]
 
 _ATTEMPTS = 4
+_LAST_ID = 2**31 - 1  # larger than any id (INTEGER primary keys)
+
+
+@dataclass(frozen=True, slots=True)
+class _Probe:
+    """The ordering fields of a ticket about to be inserted."""
+
+    id: int
+    priority: int
+    order_at: datetime
+    queued_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +126,17 @@ def _insert(
     actor: Actor,
 ) -> Ticket:
     now = ctx.clock.now()
-    office = s.get(Office, req.office_id)
+    office = s.execute(select(Office.id, Office.timezone).where(Office.id == req.office_id)).first()
     if office is None:
         raise ApiError(404, "office_not_found", "no such office")
     cfg = load_config(s, office.id)
     if not cfg.accepting_tickets:
         raise ApiError(409, "office_closed", cfg.closed_reason or "the office is not taking numbers now")
-    service = s.get(Service, req.service_id)
+    service = s.execute(
+        select(Service.id, Service.active, Service.queue_prefix, Service.version, Service.skill).where(
+            Service.id == req.service_id
+        )
+    ).first()
     if service is None:
         raise ApiError(404, "service_not_found", "no such service")
     if not service.active:
@@ -134,6 +149,9 @@ def _insert(
         priority, basis = Priority.STATUTORY, f"staff:{req.staff_priority}"[:40]
     elif id_number and is_statutory_age(id_number, day):
         priority, basis = Priority.STATUTORY, "age70"
+    # The new ticket will have the largest id, so it sorts after equal keys: estimate before inserting.
+    probe = _Probe(id=_LAST_ID, priority=priority, order_at=order_at, queued_at=now)
+    predicted = estimate_for(s, probe, office.id, service.id, service.skill, cfg, now).expected_s
     number = next_number(s, office.id, service.queue_prefix, day)
     ticket = Ticket(
         office_id=office.id,
@@ -158,6 +176,7 @@ def _insert(
         idem_scope=scope if req.idempotency_key else None,
         idem_key=req.idempotency_key,
         appointment_ref=req.appointment_ref,
+        predicted_wait_s=predicted,
     )
     s.add(ticket)
     s.flush()
@@ -173,7 +192,6 @@ def _insert(
             reason=basis,
         )
     )
-    ticket.predicted_wait_s = estimate_for(s, ticket, cfg, now).expected_s
     if actor.type == "user":
         audit.record(
             s,

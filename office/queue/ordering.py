@@ -11,22 +11,26 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import case
+from sqlalchemy import and_, case, or_
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from office.models import Ticket
 
-__all__ = ["OrderFields", "sort_key", "sql_order"]
+__all__ = ["OrderFields", "sort_key", "sql_ahead_of", "sql_order"]
 
 
 class OrderFields(Protocol):
     """What the ordering reads from a ticket (an ORM object or a result row)."""
 
-    id: int
-    priority: int
-    order_at: datetime
-    queued_at: datetime
+    @property
+    def id(self) -> int: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def order_at(self) -> datetime: ...
+    @property
+    def queued_at(self) -> datetime: ...
 
 
 def _cutoff(now: datetime, bound_min: int) -> datetime:
@@ -44,3 +48,19 @@ def sort_key(t: OrderFields, now: datetime, bound_min: int) -> tuple[int, int, d
     """The same order as :func:`sql_order`, for tickets already loaded."""
     starving = 0 if t.queued_at <= _cutoff(now, bound_min) else 1
     return (starving, t.priority, t.order_at, t.id)
+
+
+def sql_ahead_of(t: OrderFields, now: datetime, bound_min: int) -> ColumnElement[bool]:
+    """A WHERE clause true for queued tickets called before ``t`` (the tuple order of :func:`sort_key`)."""
+    cutoff = _cutoff(now, bound_min)
+    starving = Ticket.queued_at <= cutoff
+    i_starve = t.queued_at <= cutoff
+    same_level = and_(Ticket.priority == t.priority)
+    rest = or_(
+        Ticket.priority < t.priority,
+        and_(same_level, Ticket.order_at < t.order_at),
+        and_(same_level, Ticket.order_at == t.order_at, Ticket.id < t.id),
+    )
+    if i_starve:
+        return and_(starving, rest)
+    return or_(starving, rest)

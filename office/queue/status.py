@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from office.context import OfficeContext
 from office.models import Service, Ticket
 from office.queue.config import load_config
-from office.queue.estimate import Accuracy, Estimate, ServiceTimes, accuracy, estimate_for
+from office.queue.estimate import Accuracy, Estimate, ServiceTimes, accuracy, estimate_ticket
 from office.queue.lifecycle import QUEUED_STATES
 from office.queue.ordering import sort_key
 
@@ -33,7 +33,7 @@ def ticket_status(ctx: OfficeContext, ticket: Ticket) -> TicketStatus:
         svc = s.get(Service, ticket.service_id)
         est = None
         if ticket.state in QUEUED_STATES:
-            est = estimate_for(s, ticket, load_config(s, ticket.office_id), ctx.clock.now())
+            est = estimate_ticket(s, ticket, load_config(s, ticket.office_id), ctx.clock.now())
     return TicketStatus(ticket, svc.name if svc else "", svc.name_en if svc else "", est)
 
 
@@ -56,7 +56,7 @@ def queued_list(ctx: OfficeContext, office_id: int) -> list[TicketStatus]:
             sv = names.get(t.service_id)
             out.append(
                 TicketStatus(
-                    t, sv.name if sv else "", sv.name_en if sv else "", estimate_for(s, t, cfg, now, times)
+                    t, sv.name if sv else "", sv.name_en if sv else "", estimate_ticket(s, t, cfg, now, times)
                 )
             )
     return out

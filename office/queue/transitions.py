@@ -36,20 +36,27 @@ def step(
     by_agent: int | None = None,
     **values: Any,
 ) -> str:
-    """Apply ``event`` to ``ticket`` (state-checked), stamp it, refresh the object; the new state."""
+    """Apply ``event`` to ``ticket`` (state-checked) and stamp it; returns the new state.
+
+    ``values`` are plain column values; the (detached) ``ticket`` object is updated to match.
+    """
     try:
         new = ticket_next(ticket.state, event)
     except IllegalTransition as err:
         raise illegal(err) from None
-    old = ticket.state
+    old, version = ticket.state, ticket.version
     result = s.execute(
         update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.state == old, Ticket.version == ticket.version)
-        .values(state=new.value, version=Ticket.version + 1, **values)
+        .where(Ticket.id == ticket.id, Ticket.state == old, Ticket.version == version)
+        .values(state=new.value, version=version + 1, **values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ApiError(409, "ticket_changed", "the ticket was changed by someone else; reload it")
+    # The row now equals the object plus these plain values: mirror them instead of re-reading.
+    s.expunge(ticket)
+    for name, value in {"state": new.value, "version": version + 1, **values}.items():
+        setattr(ticket, name, value)
     s.add(
         TicketEvent(
             ticket_id=ticket.id,
@@ -63,8 +70,6 @@ def step(
             reason=reason[:200],
         )
     )
-    s.flush()
-    s.refresh(ticket)
     return new.value
 
 
