@@ -140,7 +140,7 @@ def test_50_agents_calling_at_once_over_200_tickets_never_share_one_and_leave_no
     def work(i: int) -> list[int]:
         uid = agent_ids[i]
         caller = Caller(Actor("user", uid), user_id=uid, office_id=h.office_id)
-        served = []
+        served: list[int] = []
         while True:
             t = calling.call_next(h.ctx, uid, h.office_id)
             if t is None:
