@@ -4,7 +4,8 @@ Pure core (no I/O): :mod:`signaling.messages` (schema, ``parse``/``serialize``),
 :mod:`signaling.connection` (per-connection state machine and heartbeat),
 :mod:`signaling.relay` (who may send what to whom), :mod:`signaling.schema` (JSON Schema).
 
-Adapters: :mod:`signaling.bus` / :mod:`signaling.redis_bus` (pub/sub between office instances),
+Adapters: :mod:`signaling.hub` (the office side of each WebSocket, framework-free),
+:mod:`signaling.bus` / :mod:`signaling.redis_bus` (pub/sub and replay log between office instances),
 :mod:`signaling.presence` (who is online where), :mod:`signaling.client` (the asyncio WebSocket
 client used by the kiosk and the headless agent). The protocol is described in
 ``docs/signaling.md``.
@@ -40,19 +41,22 @@ from signaling.errors import (
     UnknownType,
     UnsupportedVersion,
 )
+from signaling.hub import AuditRecord, CallDirectory, CallInfo, SignalingHub, Transport
 from signaling.messages import PROTOCOL_VERSION, BaseMessage, Message, Role, parse, serialize
 from signaling.presence import InMemoryPresence, Presence, RedisPresence, open_presence
 from signaling.redis_bus import RedisBus
-from signaling.relay import CallOutbox, CallParties, Deliver, Party, Refuse, route
+from signaling.relay import CallParties, Deliver, Party, Refuse, route
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "AuditRecord",
     "Backoff",
     "BaseMessage",
     "Bus",
     "BusClosed",
     "BusError",
-    "CallOutbox",
+    "CallDirectory",
+    "CallInfo",
     "CallParties",
     "ClientClosed",
     "ClientError",
@@ -83,8 +87,10 @@ __all__ = [
     "Role",
     "Side",
     "SignalingError",
+    "SignalingHub",
     "Subscription",
     "SubscriptionOverflow",
+    "Transport",
     "UnknownType",
     "UnsupportedVersion",
     "channel_for_instance",

@@ -145,7 +145,29 @@ class Subscription:
 
 
 class Bus(abc.ABC):
-    """Publish/subscribe between office instances (at-most-once, per-channel fan-out)."""
+    """Publish/subscribe between office instances (at-most-once, per-channel fan-out), plus a
+    small replay log: per-key sequence counters and a bounded tail of payloads by sequence,
+    shared by all instances, so a party that reconnects anywhere can ``resume``."""
+
+    @abc.abstractmethod
+    async def next_seq(self, key: str) -> int:
+        """Increment and return the counter ``key`` (starts at 1)."""
+
+    @abc.abstractmethod
+    async def bump_seq(self, key: str, at_least: int) -> None:
+        """Raise the counter ``key`` to ``at_least`` if it is lower (after state was lost)."""
+
+    @abc.abstractmethod
+    async def log_append(self, key: str, seq: int, payload: str, keep: int) -> None:
+        """Add ``payload`` under ``seq`` to the log ``key``, keeping the last ``keep`` entries."""
+
+    @abc.abstractmethod
+    async def log_since(self, key: str, after: int) -> list[str]:
+        """Payloads of the log ``key`` with a sequence above ``after``, oldest first."""
+
+    @abc.abstractmethod
+    async def log_forget(self, key: str) -> None:
+        """Drop the counter and log ``key``."""
 
     @abc.abstractmethod
     async def publish(self, channel: str, payload: bytes | str) -> None:
@@ -175,6 +197,33 @@ class InProcessBus(Bus):
         self.max_pending = max_pending
         self._channels: dict[str, set[Subscription]] = {}
         self._closed = False
+        self._seqs: dict[str, int] = {}
+        self._logs: dict[str, collections.deque[tuple[int, str]]] = {}
+
+    async def next_seq(self, key: str) -> int:
+        """Increment the in-memory counter."""
+        self._seqs[key] = self._seqs.get(key, 0) + 1
+        return self._seqs[key]
+
+    async def bump_seq(self, key: str, at_least: int) -> None:
+        """Raise the in-memory counter."""
+        self._seqs[key] = max(self._seqs.get(key, 0), at_least)
+
+    async def log_append(self, key: str, seq: int, payload: str, keep: int) -> None:
+        """Append to a bounded in-memory tail."""
+        log = self._logs.setdefault(key, collections.deque())
+        log.append((seq, payload))
+        while len(log) > keep:
+            log.popleft()
+
+    async def log_since(self, key: str, after: int) -> list[str]:
+        """Entries above ``after`` in sequence order."""
+        return [payload for seq, payload in sorted(self._logs.get(key, ())) if seq > after]
+
+    async def log_forget(self, key: str) -> None:
+        """Drop the counter and the tail."""
+        self._seqs.pop(key, None)
+        self._logs.pop(key, None)
 
     async def publish(self, channel: str, payload: bytes | str) -> None:
         """Deliver to local subscribers without waiting for any of them."""

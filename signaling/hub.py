@@ -12,9 +12,8 @@ endpoint checks the device token or login session, then calls :meth:`SignalingHu
 - routes every call message through :func:`~signaling.relay.route` with the parties from the
   office's :class:`CallDirectory` (never from the message) and publishes it on the recipient's
   channel; refusals are answered with ``error`` and passed to the ``audit`` hook;
-- answers ``resume`` with the call's current ``call.state`` and replays what the party missed
-  from the per-(party, call) :class:`~signaling.relay.CallOutbox` of this instance (complete
-  with one instance; with several, only what this instance sent);
+- answers ``resume`` by replaying what the party missed from the bus's per-(party, call) replay
+  log (shared by all instances), then the call's current ``call.state``;
 - keeps :class:`~signaling.presence.Presence` fresh while the socket lives.
 
 Server-originated messages (``call.invite``, ``call.state``, ``event``, ``presence``) go out with
@@ -48,7 +47,7 @@ from signaling.messages import (
     serialize,
 )
 from signaling.presence import Presence
-from signaling.relay import CallOutbox, CallParties, Deliver, Party, route
+from signaling.relay import CallParties, Deliver, Party, route
 
 __all__ = ["AuditRecord", "CallDirectory", "CallInfo", "SignalingHub", "Transport"]
 
@@ -100,6 +99,10 @@ class AuditRecord:
 AuditHook = Callable[[AuditRecord], Awaitable[None]]
 
 
+def _log_key(party: Party, call_id: str) -> str:
+    return f"{party.role}.{party.id}.{call_id}"
+
+
 class _Stop(Exception):
     def __init__(self, code: CloseCode, reason: str) -> None:
         super().__init__(reason)
@@ -124,7 +127,7 @@ class SignalingHub:
         audit: AuditHook | None = None,
         heartbeat_interval: float = 1.5,
         clock: Callable[[], float] = time.monotonic,
-        outbox_capacity: int = 64,
+        replay_capacity: int = 64,
         disconnect_errors: tuple[type[BaseException], ...] = (ConnectionError,),
     ) -> None:
         self.bus = bus
@@ -134,34 +137,25 @@ class SignalingHub:
         self.audit = audit
         self.heartbeat_interval = heartbeat_interval
         self.clock = clock
-        self.outbox_capacity = outbox_capacity
+        self.replay_capacity = replay_capacity
         self.disconnect_errors = disconnect_errors
-        self._outboxes: dict[tuple[Party, str], CallOutbox] = {}
 
     async def send_to(self, party: Party, message: BaseMessage) -> None:
         """Deliver a message to ``party`` wherever it is connected.
 
-        Call messages get the next ``seq`` of (party, call) and are kept in this instance's
-        replay tail, so a party that was offline gets them on ``resume``.
+        Call messages get the next ``seq`` of (party, call) from the bus and go into the bus's
+        replay log, so a party that was offline gets them on ``resume`` (on any instance).
+        ``call.state`` ``ended`` drops that log.
         """
         if isinstance(message, CallMessage):
+            key = _log_key(party, message.call_id)
             if isinstance(message, CallState) and message.state is CallStateName.ENDED:
-                self.forget_call(message.call_id)
+                await self.bus.log_forget(key)
             else:
-                message = self.outbox(party, message.call_id).stamp(message)
+                seq = await self.bus.next_seq(key)
+                message = message.model_copy(update={"seq": seq})
+                await self.bus.log_append(key, seq, serialize(message), self.replay_capacity)
         await self.bus.publish(channel_for_party(party.role, party.id), serialize(message))
-
-    def outbox(self, party: Party, call_id: str) -> CallOutbox:
-        """The replay tail of what ``party`` was sent for ``call_id`` through this instance."""
-        key = (party, call_id)
-        if key not in self._outboxes:
-            self._outboxes[key] = CallOutbox(self.outbox_capacity)
-        return self._outboxes[key]
-
-    def forget_call(self, call_id: str) -> None:
-        """Drop replay state of an ended call."""
-        for key in [k for k in self._outboxes if k[1] == call_id]:
-            del self._outboxes[key]
 
     async def serve(self, party: Party, transport: Transport, frames: AsyncIterable[str | bytes]) -> None:
         """Run one connection until the socket ends or the hub closes it."""
@@ -180,6 +174,7 @@ class _Session:
             Side.SERVER, party.role, hub.clock(), heartbeat_interval=hub.heartbeat_interval
         )
         self.welcomed = False
+        self.sent_seq: dict[str, int] = {}
         self.last_presence = float("-inf")
 
     async def run(self, frames: AsyncIterable[str | bytes]) -> None:
@@ -266,14 +261,27 @@ class _Session:
             ended = CallState(call_id=message.call_id, state=CallStateName.ENDED, reason=str(code))
             await self.transport.send_text(self.core.send(ended))
             return
-        outbox = self.hub.outbox(self.party, message.call_id)
-        missed = outbox.since(message.last_seq) or []
+        key = _log_key(self.party, message.call_id)
+        await self.hub.bus.bump_seq(key, message.last_seq)
         if info.state is not CallStateName.ENDED:
-            for old in missed:  # replayed first: the fresh call.state then carries the highest seq
-                with contextlib.suppress(LocalProtocolError):
-                    await self.transport.send_text(self.core.send(old))
-        state = CallState(call_id=message.call_id, state=info.state)
-        await self.transport.send_text(self.core.send(outbox.stamp(state)))
+            for text in await self.hub.bus.log_since(key, message.last_seq):
+                await self._send_call_message(parse(text))  # replayed before the fresh call.state
+        seq = await self.hub.bus.next_seq(key)
+        state = CallState(call_id=message.call_id, state=info.state, seq=seq)
+        await self.hub.bus.log_append(key, seq, serialize(state), self.hub.replay_capacity)
+        await self._send_call_message(state)
+
+    async def _send_call_message(self, message: BaseMessage) -> None:
+        if isinstance(message, CallMessage) and message.seq is not None:
+            if message.seq <= self.sent_seq.get(message.call_id, 0):
+                return  # already sent (replayed on resume, then delivered live)
+            self.sent_seq[message.call_id] = message.seq
+        try:
+            text = self.core.send(message)
+        except LocalProtocolError as err:
+            logger.info("not delivering %s to %s: %s", message.type, self.party.role, err.detail)
+            return
+        await self.transport.send_text(text)
 
     async def _refuse(self, code: ErrorCode, message: BaseMessage, detail: str) -> None:
         call_id = message.call_id if isinstance(message, CallMessage) else None
@@ -305,12 +313,7 @@ class _Session:
         except MessageError:
             logger.warning("dropping a malformed bus message for %s", self.party.role)
             return
-        try:
-            text = self.core.send(message)
-        except LocalProtocolError as err:
-            logger.info("not delivering %s to %s: %s", message.type, self.party.role, err.detail)
-            return
-        await self.transport.send_text(text)
+        await self._send_call_message(message)
 
     async def _timers(self) -> None:
         while True:

@@ -2,7 +2,8 @@
 
 One ``redis.asyncio`` client publishes; one pub/sub connection per bus carries every channel this
 instance subscribes to, and a reader task fans messages out to local
-:class:`~signaling.bus.Subscription` queues. When Redis goes away the reader reconnects with
+:class:`~signaling.bus.Subscription` queues. The replay log uses ``INCR`` counters and sorted
+sets keyed by sequence, expiring after a day without use. When Redis goes away the reader reconnects with
 capped exponential backoff and subscribes again to every channel; messages published meanwhile
 are lost (pub/sub is at-most-once), which ``resume`` covers. Channel names get ``prefix``.
 """
@@ -26,6 +27,14 @@ __all__ = ["RedisBus"]
 logger = logging.getLogger(__name__)
 
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+_LOG_TTL = 24 * 3600
+_BUMP = """
+local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+if v < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+return 1
+"""
 
 
 class RedisBus(Bus):
@@ -51,12 +60,58 @@ class RedisBus(Bus):
         self.subscribe_timeout = subscribe_timeout
         self._backoff = backoff or Backoff(initial=0.1, maximum=2.0)
         self._pubsub: Any = client.pubsub()
+        self._bump: Any = client.register_script(_BUMP)
         self._subs: dict[str, set[Subscription]] = {}
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._closed = False
         self.reconnects = 0
+
+    async def next_seq(self, key: str) -> int:
+        """``INCR`` on a key that expires after a day without use."""
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.incr(self.prefix + "seq:" + key)
+                pipe.expire(self.prefix + "seq:" + key, _LOG_TTL)
+                value, _ = await pipe.execute()
+        except _FAILURES as err:
+            raise BusError(f"sequence failed: {type(err).__name__}") from err
+        return int(value)
+
+    async def bump_seq(self, key: str, at_least: int) -> None:
+        """Raise the counter atomically (Lua)."""
+        try:
+            await self._bump(keys=[self.prefix + "seq:" + key], args=[at_least, _LOG_TTL])
+        except _FAILURES as err:
+            raise BusError(f"sequence failed: {type(err).__name__}") from err
+
+    async def log_append(self, key: str, seq: int, payload: str, keep: int) -> None:
+        """``ZADD`` by sequence, trimmed to ``keep`` entries, expiring after a day."""
+        name = self.prefix + "log:" + key
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.zadd(name, {payload: seq})
+                pipe.zremrangebyrank(name, 0, -(keep + 1))
+                pipe.expire(name, _LOG_TTL)
+                await pipe.execute()
+        except _FAILURES as err:
+            raise BusError(f"log append failed: {type(err).__name__}") from err
+
+    async def log_since(self, key: str, after: int) -> list[str]:
+        """``ZRANGEBYSCORE (after +inf``."""
+        try:
+            items = await self._client.zrangebyscore(self.prefix + "log:" + key, f"({after}", "+inf")
+        except _FAILURES as err:
+            raise BusError(f"log read failed: {type(err).__name__}") from err
+        return [i.decode("utf-8") if isinstance(i, bytes) else str(i) for i in items]
+
+    async def log_forget(self, key: str) -> None:
+        """Delete the counter and the log."""
+        try:
+            await self._client.delete(self.prefix + "seq:" + key, self.prefix + "log:" + key)
+        except _FAILURES as err:
+            raise BusError(f"log forget failed: {type(err).__name__}") from err
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisBus:

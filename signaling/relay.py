@@ -11,21 +11,17 @@ error code; refusals are meant to be audited. Rules, in order:
    ``hw.result`` only from kiosks, …);
 3. the message must name a call the office knows;
 4. the sender must be that call's agent or that call's kiosk; the recipient is the other one.
-
-:class:`CallOutbox` stamps ``seq`` on what one party receives for one call and keeps a bounded
-tail, so a ``resume`` after a reconnect can replay what the party missed.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 
 from signaling.connection import ORIGINATORS, RELAYED
 from signaling.errors import ErrorCode
 from signaling.messages import BaseMessage, CallMessage, Role
 
-__all__ = ["CallOutbox", "CallParties", "Deliver", "Party", "Refuse", "route"]
+__all__ = ["CallParties", "Deliver", "Party", "Refuse", "route"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,32 +92,3 @@ def route(sender: Party, message: BaseMessage, parties: CallParties | None) -> D
     if not parties.includes(sender):
         return Refuse(ErrorCode.NOT_A_PARTY, "sender is not a party of this call")
     return Deliver(parties.other(sender))
-
-
-class CallOutbox:
-    """Sequence numbers and a bounded replay tail for what one party receives in one call."""
-
-    def __init__(self, capacity: int = 64) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be positive")
-        self.capacity = capacity
-        self.last_seq = 0
-        self._tail: collections.deque[CallMessage] = collections.deque(maxlen=capacity)
-
-    def stamp(self, message: CallMessage) -> CallMessage:
-        """Return ``message`` with the next ``seq`` and remember it for replay."""
-        self.last_seq += 1
-        stamped = message.model_copy(update={"seq": self.last_seq})
-        self._tail.append(stamped)
-        return stamped
-
-    def since(self, last_seen: int) -> list[CallMessage] | None:
-        """Messages after ``last_seen``; ``None`` if some were already dropped from the tail
-        (the caller should then renegotiate rather than replay)."""
-        if last_seen >= self.last_seq:
-            return []
-        oldest = self._tail[0].seq if self._tail else self.last_seq + 1
-        assert oldest is not None
-        if last_seen + 1 < oldest:
-            return None
-        return [m for m in self._tail if m.seq is not None and m.seq > last_seen]

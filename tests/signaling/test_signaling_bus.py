@@ -148,6 +148,24 @@ async def test_bus_close_ends_subscriptions_and_refuses_use(bus_factory: Callabl
         await bus.subscribe("c")
 
 
+async def test_replay_log_sequences_and_tail(bus_factory: Callable[..., Bus]) -> None:
+    """Counters are shared by instances; the log keeps the last entries in order; forget drops both."""
+    bus_a, bus_b = bus_factory(), bus_factory()
+    seqs = [await (bus_a if i % 2 else bus_b).next_seq("kiosk.k1.c1") for i in range(5)]
+    assert seqs == [1, 2, 3, 4, 5]
+    for seq in seqs:
+        await bus_a.log_append("kiosk.k1.c1", seq, f"m{seq}", keep=3)
+    assert await bus_b.log_since("kiosk.k1.c1", 0) == ["m3", "m4", "m5"]
+    assert await bus_b.log_since("kiosk.k1.c1", 4) == ["m5"]
+    await bus_b.bump_seq("kiosk.k1.c1", 3)
+    assert await bus_a.next_seq("kiosk.k1.c1") == 6
+    await bus_b.bump_seq("kiosk.k1.c1", 40)
+    assert await bus_a.next_seq("kiosk.k1.c1") == 41
+    await bus_a.log_forget("kiosk.k1.c1")
+    assert await bus_b.log_since("kiosk.k1.c1", 0) == []
+    assert await bus_b.next_seq("kiosk.k1.c1") == 1
+
+
 async def test_in_process_unsubscribe_forgets_channel() -> None:
     """The in-process bus drops a channel's entry when its last subscriber closes."""
     bus = InProcessBus()

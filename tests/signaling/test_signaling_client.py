@@ -333,7 +333,7 @@ async def test_office_restart_mid_call_resumes(office: MiniOffice) -> None:
         await agent.wait_connected()
         for party in (KIOSK, AGENT):
             await office.hub.send_to(party, CallState(call_id=CALL, state=CallStateName.CONNECTED))
-        await _expect(kiosk, CallState)
+        seq_before_restart = (await _expect(kiosk, CallState)).seq or 0
         await _expect(agent, CallState)
         await office.stop()
         await _until(lambda: _not(kiosk.connected or agent.connected))
@@ -346,6 +346,9 @@ async def test_office_restart_mid_call_resumes(office: MiniOffice) -> None:
             assert kiosk.welcome is not None and kiosk.welcome.instance == "office-a2"
             await kiosk.send(Description(call_id=CALL, sdp_type="offer", sdp="v=0 renegotiate", generation=1))
             assert (await _expect(agent, Description)).generation == 1
+            await agent.send(Description(call_id=CALL, sdp_type="answer", sdp="v=0 answer", generation=1))
+            answer = await _expect(kiosk, Description)
+            assert answer.seq is not None and answer.seq > seq_before_restart
         finally:
             await kiosk.close()
             await agent.close()

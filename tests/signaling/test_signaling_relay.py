@@ -1,4 +1,4 @@
-"""Relay policy table and the per-party replay outbox."""
+"""Relay policy: the (type, sender) table and party checks."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from signaling.messages import (
     Resume,
     Role,
 )
-from signaling.relay import CallOutbox, CallParties, Deliver, Party, Refuse, route
+from signaling.relay import CallParties, Deliver, Party, Refuse, route
 
 PARTIES = CallParties(agent_id="agent-1", kiosk_id="kiosk-1")
 AGENT = Party(Role.AGENT, "agent-1")
@@ -120,22 +120,3 @@ def test_server_is_not_a_party() -> None:
         Party(Role.SERVER, "office")
     with pytest.raises(ValueError, match="not a party"):
         PARTIES.other(OTHER_AGENT)
-
-
-def test_outbox_stamps_and_replays() -> None:
-    """The outbox numbers messages from 1 and replays exactly those after last_seen."""
-    box = CallOutbox(capacity=4)
-    stamped = [box.stamp(Candidate(call_id=C, candidate=None)) for _ in range(3)]
-    assert [m.seq for m in stamped] == [1, 2, 3]
-    assert [m.seq for m in box.since(1) or []] == [2, 3]
-    assert box.since(3) == []
-    assert box.since(10) == []
-
-
-def test_outbox_reports_gap_when_tail_dropped() -> None:
-    """When messages after last_seen were dropped from the tail, since() returns None."""
-    box = CallOutbox(capacity=2)
-    for _ in range(5):
-        box.stamp(CallEnd(call_id=C))
-    assert box.since(2) is None
-    assert [m.seq for m in box.since(3) or []] == [4, 5]
