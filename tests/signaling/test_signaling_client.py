@@ -28,6 +28,9 @@ from signaling.messages import (
     Candidate,
     Description,
     ErrorMessage,
+    Event,
+    HwRequest,
+    HwResult,
     IceCandidate,
     Ping,
     Role,
@@ -245,6 +248,13 @@ async def test_call_flow_relays_between_parties(office: MiniOffice) -> None:
         assert (await _expect(agent, Description)).sdp_type == "answer"
         assert (await _expect(agent, Candidate)).candidate is None
         assert kiosk.last_seq == offer.seq
+        await agent.send(HwRequest(call_id=CALL, request_id="hw-1", action="read_id_card"))
+        request = await _expect(kiosk, HwRequest)
+        await kiosk.send(HwResult(call_id=CALL, request_id=request.request_id, outcome="consent_refused"))
+        result = await _expect(agent, HwResult)
+        assert (result.request_id, result.outcome, result.ok) == ("hw-1", "consent_refused", False)
+        await office.hub.send_to(AGENT, Event(topic="queue.updated", payload={"waiting": 2}))
+        assert (await _expect(agent, Event)).payload == {"waiting": 2}
 
 
 async def test_stranger_is_refused_and_audited(office: MiniOffice) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signaling.connection import (
     TRANSITIONS,
@@ -305,3 +308,43 @@ def test_transition_table_shape() -> None:
     assert "description" in allowed_events(ConnState.IN_CALL)
     assert "description" not in allowed_events(ConnState.READY)
     assert allowed_events(ConnState.CLOSED) == ["lost"]
+
+
+_GOLDEN: dict[str, str] = {
+    name: json.dumps(frame)
+    for name, frame in json.loads(
+        (Path(__file__).parent / "golden_messages.json").read_text(encoding="utf-8")
+    ).items()
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(list(Side)),
+    st.sampled_from([Role.AGENT, Role.KIOSK]),
+    st.lists(st.tuples(st.sampled_from(["receive", "send"]), st.sampled_from(sorted(_GOLDEN))), max_size=25),
+)
+def test_random_sequences_keep_invariants(side: Side, role: Role, steps: list[tuple[str, str]]) -> None:
+    """Any sequence of frames: receiving never raises; refusals and illegal sends change nothing."""
+    conn = Connection(side, role, now=0.0)
+    for i, (action, name) in enumerate(steps):
+        before = (conn.state, conn.call_id)
+        if action == "receive":
+            events = conn.receive_text(_GOLDEN[name], float(i))
+            if any(isinstance(e, Refused) for e in events) and not any(
+                isinstance(e, Closing) for e in events
+            ):
+                assert (conn.state, conn.call_id) == before
+            if any(isinstance(e, Closing) for e in events):
+                assert conn.state is ConnState.CLOSING
+        else:
+            try:
+                conn.send(parse(_GOLDEN[name]))
+            except LocalProtocolError:
+                assert (conn.state, conn.call_id) == before
+        assert conn.state in set(ConnState)
+        assert (conn.state is ConnState.IN_CALL) == (conn.call_id is not None) or conn.state in (
+            ConnState.CLOSING,
+            ConnState.CLOSED,
+        )
+        conn.data_to_send()
