@@ -70,7 +70,8 @@ class R30xFingerprintScanner(FingerprintScanner):
         self._link: SerialLink | None = None
         self.address = address
         self._password = password
-        self._timeout_scale = timeout_scale
+        self.timeout_scale = timeout_scale
+        """Multiplier applied to every reply timeout."""
         self._interface = interface
         self._params: SystemParameters | None = None
         self.poll_interval = POLL_INTERVAL
@@ -122,7 +123,7 @@ class R30xFingerprintScanner(FingerprintScanner):
         return self._link
 
     def _timeout(self, instruction: int) -> float:
-        return DEFAULT_TIMEOUTS.get(instruction, 1.0) * self._timeout_scale
+        return DEFAULT_TIMEOUTS.get(instruction, 1.0) * self.timeout_scale
 
     def _read_packet(self, timeout: float, name: str) -> Packet:
         link = self._require_link()

@@ -24,8 +24,8 @@ from hardware.fingerprint.packets import Instruction
 from hardware.fingerprint.sim import FingerprintSimulatorCore, SimFingerprintScanner, sim_template
 from hardware.health import HealthLevel, RecommendedAction
 
-FAST = "latency=0&timeout_scale=0.1"
-"""No device latency; timeouts scaled to 10 % so timeout faults cost 0.1-0.3 s."""
+FAST = "latency=0"
+"""No device latency; real timeouts (tests that wait one out scale it down themselves)."""
 
 
 def _open(query: str = "", clock: FakeClock | None = None) -> SimFingerprintScanner:
@@ -132,14 +132,14 @@ def test_delete_and_clear(scanner: SimFingerprintScanner) -> None:
 def test_set_password_then_reopen_needs_it(no_leaked_threads: None) -> None:
     """After SetPwd the module demands the new password: a wrong one fails enable with WrongPassword."""
     core = FingerprintSimulatorCore(latency=0, password=0x1234)
-    device = SimFingerprintScanner(core, password=0x9999, timeout_scale=0.1)
+    device = SimFingerprintScanner(core, password=0x9999, timeout_scale=1.0)
     device.open()
     device.claim()
     with pytest.raises(WrongPassword) as info:
         device.enable()
     assert info.value.recommended_action is RecommendedAction.CONFIG
     device.close()
-    right = SimFingerprintScanner(core, password=0x1234, timeout_scale=0.1)
+    right = SimFingerprintScanner(core, password=0x1234, timeout_scale=1.0)
     with right:
         right.set_password(0x4321)
         assert core.password == 0x4321
@@ -149,7 +149,7 @@ def test_set_password_then_reopen_needs_it(no_leaked_threads: None) -> None:
 def test_wrong_address_is_reported(no_leaked_threads: None) -> None:
     """A module at another address answers 0x20, raised as AddressMismatch."""
     core = FingerprintSimulatorCore(latency=0, address=0x12345678)
-    device = SimFingerprintScanner(core, timeout_scale=0.1)
+    device = SimFingerprintScanner(core, timeout_scale=1.0)
     device.address = 0xFFFFFFFF
     device.open()
     device.claim()
@@ -234,6 +234,7 @@ def test_corrupted_checksum(scanner: SimFingerprintScanner) -> None:
 
 def test_timeout(scanner: SimFingerprintScanner) -> None:
     """A module that does not answer raises DeviceTimeout; OFFLINE until it answers again."""
+    scanner.timeout_scale = 0.1
     scanner.core.set_fault("timeout", once=True)
     with pytest.raises(DeviceTimeout):
         scanner.count()
@@ -243,6 +244,7 @@ def test_timeout(scanner: SimFingerprintScanner) -> None:
 
 def test_baud_mismatch_is_line_noise(scanner: SimFingerprintScanner) -> None:
     """Replies at the wrong baud rate raise LineNoise recommending a CONFIG check."""
+    scanner.timeout_scale = 0.1
     scanner.core.set_fault("wrong-baud", once=True)
     with pytest.raises(LineNoise):
         scanner.count()
@@ -250,6 +252,7 @@ def test_baud_mismatch_is_line_noise(scanner: SimFingerprintScanner) -> None:
 
 def test_unplugged(scanner: SimFingerprintScanner) -> None:
     """When the module disappears, commands raise ConnectionLost and availability is NO_DEVICE."""
+    scanner.timeout_scale = 0.1
     scanner.unplug()
     with pytest.raises(ConnectionLost):
         scanner.count()

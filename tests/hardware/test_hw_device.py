@@ -342,7 +342,7 @@ def test_corrupt_statistics_file_is_ignored(tmp_path: Path) -> None:
 
 def test_statistics_persist_across_reopen_through_registry(tmp_path: Path, no_leaked_threads: None) -> None:
     """Reads counted by a simulated reader are still there after the device is built and opened again."""
-    url = "sim://idcard?card=resident-male&latency=0&timeout_scale=0.2"
+    url = "sim://idcard?card=resident-male&latency=0"
     with open_device("idcard", url, stats_dir=tmp_path) as first:
         first.read_card()  # type: ignore[attr-defined]
     with open_device("idcard", url, stats_dir=tmp_path) as second:

@@ -19,8 +19,8 @@ from hardware.health import HealthLevel, HealthResult, HealthStep
 from hardware.idcard.fixtures import CARD_FIXTURES
 from hardware.registry import BACKENDS
 
-IDCARD = "idcard=sim://idcard?card=resident-female&latency=0&timeout_scale=0.2"
-FINGER = "fingerprint=sim://fingerprint?latency=0&timeout_scale=0.1"
+IDCARD = "idcard=sim://idcard?card=resident-female&latency=0"
+FINGER = "fingerprint=sim://fingerprint?latency=0"
 
 
 def _run(*argv: str, clock: FakeClock | None = None) -> tuple[int, str, str]:

@@ -25,8 +25,13 @@ from hardware.idcard.fixtures import CARD_FIXTURES
 from hardware.idcard.frames import CMD_FIND, Command, Response
 from hardware.idcard.sim import CardState, SamSimulatorCore, SimIdCardReader
 
-FAST = "latency=0&timeout_scale=0.2"
-"""No device latency; timeouts scaled to 20 % so timeout faults cost 0.2 s."""
+FAST = "latency=0"
+"""No device latency; real timeouts, so a loaded machine cannot fake a timeout."""
+
+
+def _short_timeouts(device: SimIdCardReader) -> None:
+    """Scale timeouts to 10 % for tests that must wait one out."""
+    device.timeouts = {key: value * 0.1 for key, value in device.timeouts.items()}
 
 
 @pytest.fixture
@@ -168,6 +173,7 @@ def test_card_faults_on_read(fault: str, error: type[Exception], reader: SimIdCa
 
 def test_card_removed_mid_read_times_out_with_partial_frame(reader: SimIdCardReader) -> None:
     """A reply cut off half-way (card pulled) raises DeviceTimeout recording the partial bytes."""
+    _short_timeouts(reader)
     reader.core.set_fault("card-removed", once=True)
     with pytest.raises(DeviceTimeout) as info:
         reader.read_card()
@@ -189,6 +195,7 @@ def test_bad_checksum_reply_is_a_protocol_error(reader: SimIdCardReader) -> None
 
 def test_hung_device_times_out(reader: SimIdCardReader) -> None:
     """A reader that never answers raises DeviceTimeout; the availability goes OFFLINE."""
+    _short_timeouts(reader)
     reader.core.set_fault("timeout", once=True)
     with pytest.raises(DeviceTimeout):
         reader.sam_status()
@@ -199,6 +206,7 @@ def test_hung_device_times_out(reader: SimIdCardReader) -> None:
 
 def test_unplugged_device_loses_connection(reader: SimIdCardReader) -> None:
     """When the device disappears mid-session, I/O raises ConnectionLost and ERROR is entered."""
+    _short_timeouts(reader)
     events: list[DeviceEvent] = []
     reader.subscribe(events.append)
     reader.core.set_fault("unplugged")
@@ -213,6 +221,7 @@ def test_unplugged_device_loses_connection(reader: SimIdCardReader) -> None:
 
 def test_wrong_baud_rate_is_line_noise(reader: SimIdCardReader) -> None:
     """Replies that never form a frame raise LineNoise recommending a CONFIG check."""
+    _short_timeouts(reader)
     reader.core.set_fault("wrong-baud", once=True)
     with pytest.raises(LineNoise) as info:
         reader.sam_status()
