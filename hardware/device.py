@@ -254,6 +254,7 @@ class Device(ABC):
         self._availability = Availability.UNKNOWN
         self._detail: dict[str, Any] = {}
         self._subscribers: list[EventCallback] = []
+        self._frozen: list[DeviceEvent] | None = None
         self._lifecycle_lock = threading.RLock()
         self._op_lock = threading.RLock()
         self._last_state = DeviceState.CLOSED
@@ -408,6 +409,33 @@ class Device(ABC):
             self.statistics.increment(f"{name}.ok")
             self._publish_state()
 
+    def recover(self) -> None:
+        """Close and re-open the device, restoring the phase it was in (after an unplug).
+
+        Raises the same errors as ``open()``/``enable()`` when the device is still gone.
+        """
+        with self._lifecycle_lock:
+            target = self._phase
+            self.close()
+            steps = {
+                DevicePhase.CLOSED: (),
+                DevicePhase.OPEN: (self.open,),
+                DevicePhase.CLAIMED: (self.open, self.claim),
+                DevicePhase.ENABLED: (self.open, self.claim, self.enable),
+            }[target]
+            for step in steps:
+                step()
+        self.statistics.increment("recoveries")
+
+    def direct_io(self, command: str, data: bytes = b"") -> bytes:
+        """Vendor escape hatch (UPOS directIO): send a raw, backend-specific request.
+
+        Backends list their commands in ``capabilities["direct_io"]``; others raise
+        :class:`~hardware.errors.UnsupportedOperation`.
+        """
+        with self._operation("direct_io"):
+            return self._direct_io(command, data)
+
     # -------------------------------------------------------------------- health
 
     def check_health(
@@ -494,7 +522,27 @@ class Device(ABC):
 
         return unsubscribe
 
+    @property
+    def freeze_events(self) -> bool:
+        """While True, events are queued instead of delivered (UPOS FreezeEvents)."""
+        return self._frozen is not None
+
+    @freeze_events.setter
+    def freeze_events(self, frozen: bool) -> None:
+        if frozen and self._frozen is None:
+            self._frozen = []
+        elif not frozen and self._frozen is not None:
+            queued, self._frozen = self._frozen, None
+            for event in queued:
+                self._deliver(event)
+
     def _emit(self, event: DeviceEvent) -> None:
+        if self._frozen is not None:
+            self._frozen.append(event)
+            return
+        self._deliver(event)
+
+    def _deliver(self, event: DeviceEvent) -> None:
         for callback in list(self._subscribers):
             try:
                 callback(event)
@@ -546,6 +594,10 @@ class Device(ABC):
     def _info(self) -> Mapping[str, Any]:
         """Return identity fields (default: none)."""
         return {}
+
+    def _direct_io(self, command: str, data: bytes) -> bytes:
+        """Backends override this to support raw vendor requests."""
+        raise UnsupportedOperation(f"{self.name} has no direct I/O command {command!r}")
 
     def _simulate_user(self, prompt: str) -> None:  # noqa: B027 - optional hook
         """Simulators override this to perform the prompted action themselves."""

@@ -330,6 +330,16 @@ class R30xFingerprintScanner(FingerprintScanner):
                         return slot
         raise error_for_code(0x1F, "enroll")
 
+    def _capabilities(self) -> Mapping[str, Any]:
+        return {**super()._capabilities(), "direct_io": ["grow_command"]}
+
+    def _direct_io(self, command: str, data: bytes) -> bytes:
+        """``grow_command``: ``data`` = instruction + parameters; returns code + ack data."""
+        if command != "grow_command" or not data:
+            return super()._direct_io(command, data)
+        code, reply = self.command(data[0], data[1:])
+        return bytes([code]) + reply
+
     def _info(self) -> Mapping[str, Any]:
         params = self._params.to_dict() if self._params else {}
         return {"interface": self._interface, **params}

@@ -217,6 +217,15 @@ class SamIdCardReader(IdCardReader):
     def _info(self) -> Mapping[str, Any]:
         return {"interface": self._interface, "serial_number": self._sam_serial}
 
+    def _capabilities(self) -> Mapping[str, Any]:
+        return {**super()._capabilities(), "direct_io": ["sam_frame"]}
+
+    def _direct_io(self, command: str, data: bytes) -> bytes:
+        """``sam_frame``: send a raw command frame (whole wire bytes) and return the reply frame."""
+        if command != "sam_frame":
+            return super()._direct_io(command, data)
+        return bytes(self.transact(Command.parse(data)))
+
 
 def _with_binary(card: IdCardData, photo: bytes, fingerprint: bytes, address: str | None) -> IdCardData:
     return replace(card, photo_raw=photo, fingerprint_raw=fingerprint, appended_address=address)

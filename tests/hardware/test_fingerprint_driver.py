@@ -260,6 +260,12 @@ def test_unplugged(scanner: SimFingerprintScanner) -> None:
     assert scanner.state is DeviceState.ERROR
 
 
+def test_direct_io_sends_raw_grow_command(scanner: SimFingerprintScanner) -> None:
+    """direct_io('grow_command') sends instruction + parameters and returns code + data."""
+    reply = scanner.direct_io("grow_command", bytes([Instruction.TEMPLATE_NUM]))
+    assert reply == bytes([0x00, 0x00, 0x02])
+
+
 def test_health_levels(scanner: SimFingerprintScanner) -> None:
     """INTERNAL: password+params+count; EXTERNAL adds an idle-sensor capture; INTERACTIVE a guided capture."""
     internal = scanner.check_health(HealthLevel.INTERNAL)

@@ -258,6 +258,40 @@ def test_unsubscribe_and_broken_subscriber() -> None:
     assert [type(e) for e in received] == [StateChanged]
 
 
+def test_frozen_events_are_queued_then_delivered_in_order() -> None:
+    """While freeze_events is set, events queue; unfreezing delivers them in order (UPOS)."""
+    device = RecordingDevice()
+    received: list[DeviceEvent] = []
+    device.subscribe(received.append)
+    device.freeze_events = True
+    device.open()
+    device._update_status(media="present")
+    assert received == []
+    device.freeze_events = False
+    assert [type(e) for e in received] == [StateChanged, StatusChanged]
+    device.close()
+
+
+def test_recover_restores_phase() -> None:
+    """recover() closes and re-opens the device back to the phase it was in."""
+    device = RecordingDevice()
+    device.open()
+    device.claim()
+    device.enable()
+    device.recover()
+    assert device.phase is DevicePhase.ENABLED
+    assert device.calls[-6:] == ["disable", "release", "close", "open", "claim", "enable"]
+    assert device.statistics.get("recoveries") == 1
+    device.close()
+
+
+def test_direct_io_defaults_to_unsupported() -> None:
+    """A backend without vendor commands refuses direct_io."""
+    device = RecordingDevice()
+    with device, pytest.raises(UnsupportedOperation):
+        device.direct_io("anything")
+
+
 def test_health_check_sets_text_and_error_state() -> None:
     """A failing health check sets CheckHealthText and ERROR; a passing one clears it."""
     device = RecordingDevice()

@@ -235,6 +235,25 @@ def test_harmless_transport_quirks_still_read(fault: str, reader: SimIdCardReade
     assert reader.read_card(fingerprint=True).id_number == "310101198001010018"
 
 
+def test_direct_io_sends_raw_sam_frames(reader: SimIdCardReader) -> None:
+    """direct_io('sam_frame') passes a raw command frame through and returns the raw reply."""
+    from hardware.idcard import frames
+
+    assert "sam_frame" in reader.capabilities["direct_io"]
+    reply = reader.direct_io("sam_frame", bytes(frames.CMD_SAM_STATUS))
+    assert reply == bytes.fromhex("AA AA AA 96 69 00 04 00 00 90 94")
+
+
+def test_recover_after_unplug(reader: SimIdCardReader) -> None:
+    """After the simulated device vanishes and comes back, recover() makes it usable again."""
+    reader.unplug()
+    with pytest.raises(ConnectionLost):
+        reader.sam_status()
+    reader.recover()
+    reader.sam_status()
+    assert reader.status().availability is Availability.ONLINE
+
+
 def test_missing_serial_port_is_no_hardware(no_leaked_threads: None) -> None:
     """Opening a serial URL whose device does not exist raises NoHardware."""
     device = open_device("idcard", "serial:///dev/does-not-exist-doorstep?baud=115200")
