@@ -26,8 +26,9 @@ from office.errors import ApiError
 from office.models import AgentState, Priority, Service, Ticket, TicketState
 from office.queue.config import load_config
 from office.queue.issue import active_key
+from office.queue.lifecycle import IllegalTransition
 from office.queue.live import publish_change
-from office.queue.transitions import move_agent, step
+from office.queue.transitions import illegal, move_agent, step
 
 __all__ = [
     "Caller",
@@ -247,7 +248,8 @@ def resume(ctx: OfficeContext, ticket_id: int, caller: Caller) -> Ticket:
     with ctx.db() as s, s.begin():
         ticket = _load(s, ticket_id, caller)
         _own(ticket, caller)
-        assert ticket.agent_id is not None
+        if ticket.state != S.ON_HOLD or ticket.agent_id is None:
+            raise illegal(IllegalTransition("ticket", ticket.state, "resume"))
         move_agent(s, ticket.agent_id, "resume", now, ticket_id=ticket.id)
         step(s, ticket, "resume", now, actor=caller.tag)
     publish_change(ctx, ticket.office_id, "queue.serving", [ticket])
