@@ -394,6 +394,10 @@ class WorkingCalendar:
             raise ValueError("slot length must be positive")
         stride = step or length
         starts: list[datetime] = []
+        midnight = datetime.combine(day, time(0)).replace(tzinfo=self.zone)
+        next_midnight = datetime.combine(day + timedelta(days=1), time(0)).replace(tzinfo=self.zone)
+        steady = midnight.utcoffset() == next_midnight.utcoffset()
+        offset = midnight.utcoffset() or timedelta(0)
         for r in self.day_plan(day).ranges():
             span_end = local_instant(day, r.end, self.zone, late=True)
             wall = datetime.combine(day, r.start)
@@ -401,6 +405,12 @@ class WorkingCalendar:
             if r.end == time.max:
                 stop += timedelta(days=1)
             while wall < stop:
+                if steady:  # no transition today: one subtraction per start
+                    utc = (wall - offset).replace(tzinfo=UTC)
+                    if utc + length <= span_end:
+                        starts.append(utc)
+                    wall += stride
+                    continue
                 for fold in (0, 1):
                     aware = wall.replace(tzinfo=self.zone, fold=fold)
                     utc = aware.astimezone(UTC)

@@ -135,6 +135,7 @@ class Rota:
             self.by_weekday[s.weekday].append(s)
         self.skills = skills
         self._spans: dict[date, list[tuple[int, datetime, datetime]]] = {}
+        self._eligible: dict[tuple[date, str], list[tuple[int, datetime, datetime]]] = {}
 
     def _weekday(self, day: date) -> int:
         if self.calendar.is_makeup_day(day) and day.weekday() >= 5:
@@ -165,9 +166,12 @@ class Rota:
     def capacity(self, skill: str, day: date, start: datetime, length: timedelta) -> int:
         """Distinct agents able to serve ``skill`` whose shift covers all of ``[start, start+length)``."""
         end = start + length
-        return len(
-            {uid for uid, a, b in self.spans(day) if a <= start and end <= b and self.can_serve(uid, skill)}
-        )
+        key = (day, skill)
+        eligible = self._eligible.get(key)
+        if eligible is None:
+            eligible = [sp for sp in self.spans(day) if self.can_serve(sp[0], skill)]
+            self._eligible[key] = eligible
+        return len({uid for uid, a, b in eligible if a <= start and end <= b})
 
 
 def load_rota(session: Session, office_id: int, calendar: WorkingCalendar) -> Rota:
