@@ -65,6 +65,7 @@ class CloseCode(enum.IntEnum):
 
     NORMAL = 1000
     GOING_AWAY = 1001
+    INTERNAL_ERROR = 1011
     BAD_MESSAGE = 4400
     UNAUTHENTICATED = 4401
     FORBIDDEN = 4403

@@ -33,7 +33,7 @@ from typing import Protocol
 
 from signaling.bus import Bus, Subscription, channel_for_party
 from signaling.connection import CloseCode, Closing, Connection, Received, Refused, Side
-from signaling.errors import ErrorCode, LocalProtocolError, MessageError, SubscriptionOverflow
+from signaling.errors import BusError, ErrorCode, LocalProtocolError, MessageError, SubscriptionOverflow
 from signaling.messages import (
     BaseMessage,
     CallMessage,
@@ -196,6 +196,9 @@ class _Session:
                     stop = error
                 elif isinstance(error, self.hub.disconnect_errors):
                     logger.debug("signaling socket of a %s went away", self.party.role)
+                elif isinstance(error, BusError):
+                    logger.warning("closing a %s connection: bus failed", self.party.role)
+                    stop = _Stop(CloseCode.INTERNAL_ERROR, "bus unavailable")
                 elif error is not None:
                     raise error
             if stop is not None:
@@ -268,7 +271,10 @@ class _Session:
                 await self._send_call_message(parse(text))  # replayed before the fresh call.state
         seq = await self.hub.bus.next_seq(key)
         state = CallState(call_id=message.call_id, state=info.state, seq=seq)
-        await self.hub.bus.log_append(key, seq, serialize(state), self.hub.replay_capacity)
+        if info.state is CallStateName.ENDED:
+            await self.hub.bus.log_forget(key)
+        else:
+            await self.hub.bus.log_append(key, seq, serialize(state), self.hub.replay_capacity)
         await self._send_call_message(state)
 
     async def _send_call_message(self, message: BaseMessage) -> None:

@@ -1,6 +1,7 @@
 """Presence: which agents and kiosks are online, and on which office instance.
 
-A connection calls :meth:`Presence.set_online` when it is welcomed and again on every heartbeat
+``instance_id`` is an opaque holder id naming where the party is connected (the hub uses
+``<instance>/<connection id>``). A connection calls :meth:`Presence.set_online` when it is welcomed and again on every heartbeat
 (the entry expires after ``ttl`` seconds without a refresh, so a crashed instance's parties
 drop out by themselves) and :meth:`Presence.set_offline` when it closes. ``set_offline`` only
 removes the entry if it still names the same instance, so an old connection closing late cannot

@@ -16,7 +16,7 @@ from websockets.http11 import Request, Response
 from signaling.backoff import Backoff
 from signaling.bus import Bus, InProcessBus
 from signaling.client import SignalingClient
-from signaling.errors import ConnectionRejected, ErrorCode, LocalProtocolError, OutboxFull
+from signaling.errors import BusError, ConnectionRejected, ErrorCode, LocalProtocolError, OutboxFull
 from signaling.hub import AuditRecord, CallInfo, SignalingHub
 from signaling.messages import (
     BaseMessage,
@@ -460,3 +460,37 @@ async def test_kiosk_and_agent_on_different_instances(redis_url: str, unique_pre
             await office.stop()
             await office.hub.bus.close()
             await office.hub.presence.close()
+
+
+class _FlakyBus(InProcessBus):
+    """An in-process bus whose replay log fails once on demand, like Redis going away briefly."""
+
+    fail_next = False
+
+    async def next_seq(self, key: str) -> int:
+        if self.fail_next:
+            self.fail_next = False
+            raise BusError("injected failure")
+        return await super().next_seq(key)
+
+
+async def test_bus_failure_closes_1011_and_client_reconnects() -> None:
+    """A bus failure while relaying closes that socket with 1011; the client reconnects and resumes."""
+    calls = MemoryCalls()
+    calls.add(CALL, CallStateName.CONNECTED)
+    bus = _FlakyBus()
+    office = MiniOffice(bus, InMemoryPresence(), calls, "office-a")
+    await office.start()
+    try:
+        async with _client(office.url, Role.AGENT, "agent-a1") as agent:
+            await agent.wait_connected()
+            first_socket = office.sockets[AGENT]
+            agent.set_active_call(CALL)
+            bus.fail_next = True
+            await agent.send(CallEnd(call_id=CALL))
+            await _until(lambda: _at_least(lambda: agent.connects, 2))
+            assert first_socket.close_code == 1011
+            assert (await _expect(agent, CallState)).state is CallStateName.CONNECTED
+    finally:
+        await office.stop()
+        await bus.close()
