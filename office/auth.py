@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import select, update
@@ -139,7 +140,9 @@ class Allow:
             return self.kiosk
         return kind in {r.value for r in self.roles}
 
-    def __call__(self, request: Request) -> Principal:
+    async def __call__(self, request: Request) -> Principal:
+        # Async so the route's own thread-pool hop (if any) is the only one; the indexed look-up
+        # runs in a worker thread on a plain Core connection (no ORM session) to stay cheap.
         ctx = ctx_of(request)
         ip = client_ip(request)
         if self.public:
@@ -149,7 +152,7 @@ class Allow:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not token.startswith("dk_"):
                 raise ApiError(401, "unauthenticated", "unsupported authorization", headers=_challenge())
-            kiosk = _resolve_kiosk(ctx, token.strip())
+            kiosk = await run_in_threadpool(_resolve_kiosk, ctx, token.strip())
             if kiosk is None:
                 raise ApiError(
                     401, "unauthenticated", "device token invalid or revoked", headers=_challenge()
@@ -158,7 +161,7 @@ class Allow:
                 raise ApiError(403, ACCESS_DENIED, "kiosks may not call this route")
             return Principal(kiosk=kiosk, ip=ip)
         cookie = request.cookies.get(SESSION_COOKIE)
-        user = _resolve_session(ctx, cookie) if cookie else None
+        user = await run_in_threadpool(_resolve_session, ctx, cookie) if cookie else None
         if user is None:
             raise ApiError(401, "unauthenticated", "login required")
         if user.role not in self.roles:
@@ -175,8 +178,8 @@ def _challenge() -> dict[str, str]:
 
 
 def _resolve_kiosk(ctx: OfficeContext, token: str) -> AuthKiosk | None:
-    with ctx.read_db() as s:
-        row = s.execute(
+    with ctx.read_engine.connect() as conn:
+        row = conn.execute(
             select(Kiosk.id, Kiosk.station_id, Station.office_id, Kiosk.revoked_at)
             .join(Station, Station.id == Kiosk.station_id)
             .where(Kiosk.token_hash == digest(token))
@@ -190,8 +193,8 @@ def _resolve_session(ctx: OfficeContext, token: str) -> AuthUser | None:
     """Validate a session cookie: exists, not revoked, within idle and absolute limits, user active."""
     sid = digest(token)
     now = ctx.clock.now()
-    with ctx.read_db() as s:
-        row = s.execute(
+    with ctx.read_engine.connect() as conn:
+        row = conn.execute(
             select(
                 WebSession.csrf_token,
                 WebSession.last_seen_at,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from office.clock import Clock, SystemClock
 from office.crypto import PersonalDataCipher
-from office.db import make_engine, make_read_session_factory, make_session_factory
+from office.db import READONLY_OPTION, make_engine, make_read_session_factory, make_session_factory
 from office.events import EventHub
 from office.metrics import Metrics
 from office.security import PasswordHashing
@@ -29,6 +29,7 @@ class OfficeContext:
     engine: Engine
     db: sessionmaker[Session]
     read_db: sessionmaker[Session]
+    read_engine: Engine
     clock: Clock
     cipher: PersonalDataCipher
     passwords: PasswordHashing
@@ -46,6 +47,7 @@ class OfficeContext:
             engine=eng,
             db=make_session_factory(eng),
             read_db=make_read_session_factory(eng),
+            read_engine=eng.execution_options(**{READONLY_OPTION: True}),
             clock=clock or SystemClock(),
             cipher=PersonalDataCipher(settings),
             passwords=PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib),

@@ -88,7 +88,7 @@ def logout(request: Request, p: AnyStaff) -> Response:
 
 
 @router.get("/me", response_model=Me, summary="The current user")
-def me(p: AnyStaff) -> Me:
+async def me(p: AnyStaff) -> Me:
     u = p.require_user()
     return Me(
         id=u.id,
