@@ -11,7 +11,8 @@ Used by the kiosk and by the headless agent::
 
 What it does for the caller:
 
-- connects with the caller's headers (kiosk: ``Authorization: Bearer <device token>``; agent:
+- connects with the caller's headers (and an HTTP proxy only when ``proxy`` is given; the
+  environment's proxy variables are ignored) (kiosk: ``Authorization: Bearer <device token>``; agent:
   ``Cookie: <session cookie>``), sends ``hello`` and waits for ``welcome``;
 - pings every ``heartbeat_interval`` (the office's value from ``welcome`` wins) and treats a
   silent office as dead after ``dead_after``;
@@ -88,6 +89,7 @@ class SignalingClient:
         max_outbox: int = 256,
         max_inbox: int = 1024,
         max_frame: int = MAX_FRAME_BYTES,
+        proxy: str | None = None,
     ) -> None:
         if role is Role.SERVER:
             raise ValueError("a client is an agent or a kiosk")
@@ -100,6 +102,7 @@ class SignalingClient:
         self.max_outbox = max_outbox
         self.max_frame = max_frame
         self.open_timeout = open_timeout
+        self.proxy = proxy
         self._rng = rng or random.Random()
         self._clock = clock
         self._sleep = sleep
@@ -239,6 +242,7 @@ class SignalingClient:
                         ping_interval=None,
                         max_size=self.max_frame * 2,
                         close_timeout=1.0,
+                        proxy=self.proxy,
                     )
                 except InvalidStatus as err:
                     status = err.response.status_code

@@ -494,3 +494,22 @@ async def test_bus_failure_closes_1011_and_client_reconnects() -> None:
     finally:
         await office.stop()
         await bus.close()
+
+
+async def test_messages_iterator_ends_on_close(office: MiniOffice) -> None:
+    """messages() yields what the office sends and ends cleanly when the client is closed."""
+    client = _client(office.url, Role.AGENT, "agent-a1")
+    client.start()
+    await client.wait_connected()
+    got: list[BaseMessage] = []
+
+    async def consume() -> None:
+        async for message in client.messages():
+            got.append(message)
+
+    consumer = asyncio.create_task(consume())
+    await office.hub.send_to(AGENT, Event(topic="board.refresh"))
+    await _until(lambda: _at_least(lambda: len(got), 1))
+    await client.close()
+    await asyncio.wait_for(consumer, 5)
+    assert [m.type for m in got] == ["event"]
