@@ -33,6 +33,7 @@ BACKENDS: dict[tuple[str, str], str] = {
     ("idcard", "serial"): "hardware.idcard.driver:open_serial_idcard_reader",
     ("fingerprint", "sim"): "hardware.fingerprint.sim:open_sim_fingerprint_scanner",
     ("fingerprint", "serial"): "hardware.fingerprint.driver:open_serial_fingerprint_scanner",
+    ("fingerprint", "fprintd"): "hardware.fingerprint.fprintd:open_fprintd_scanner",
     ("document_camera", "sim"): "hardware.camera.sim:open_sim_document_camera",
     ("document_camera", "uvc"): "hardware.camera.uvc:open_uvc_document_camera",
     ("face_camera", "sim"): "hardware.camera.sim:open_sim_face_camera",

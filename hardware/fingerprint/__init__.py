@@ -3,7 +3,8 @@
 Public surface: the :class:`FingerprintScanner` device class, its results and
 errors.  The packet codec lives in ``hardware.fingerprint.packets``, the driver in
 ``hardware.fingerprint.driver`` and the simulator in ``hardware.fingerprint.sim``.
-An fprintd (D-Bus) backend is not implemented.
+USB sensors supported by libfprint use the fprintd (D-Bus) backend in
+``hardware.fingerprint.fprintd`` (``fprintd://system?user=…``).
 """
 
 from hardware.fingerprint.errors import (
