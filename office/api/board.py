@@ -109,8 +109,8 @@ def get_board(
 async def board_events(websocket: WebSocket, office_id: int) -> None:
     """Stream the office's queue events (read-only; the board ignores anything it is sent)."""
     ctx: OfficeContext = websocket.app.state.ctx
+    sub = ctx.events.subscribe(office_id)  # before accepting: nothing after the handshake is missed
     await websocket.accept()
-    sub = ctx.events.subscribe(office_id)
     drain = asyncio.create_task(_drain(websocket))
     try:
         while not drain.done():

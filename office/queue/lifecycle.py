@@ -94,7 +94,7 @@ TICKET_EVENTS: frozenset[str] = frozenset(e for _, e in TICKET_TRANSITIONS)
 AGENT_TRANSITIONS: Mapping[tuple[AgentStatus, str], AgentStatus] = {
     **{(st, "go_offline"): A.OFFLINE for st in (A.OFFLINE, A.AVAILABLE, A.PAUSED, A.WRAP_UP)},
     **{(st, "go_available"): A.AVAILABLE for st in (A.OFFLINE, A.AVAILABLE, A.PAUSED, A.WRAP_UP)},
-    **{(st, "pause"): A.PAUSED for st in (A.AVAILABLE, A.PAUSED, A.WRAP_UP)},
+    **{(st, "pause"): A.PAUSED for st in (A.OFFLINE, A.AVAILABLE, A.PAUSED, A.WRAP_UP)},
     (A.AVAILABLE, "offer"): A.RINGING,
     (A.RINGING, "answer"): A.SERVING,
     (A.RINGING, "release"): A.AVAILABLE,  # timeout, decline, no-show, resident left
