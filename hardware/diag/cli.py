@@ -20,7 +20,7 @@ from hardware.clock import Clock, RealClock
 from hardware.device import DEVICE_KINDS
 from hardware.diag.config import DeviceSpec, load_config, parse_device_option
 from hardware.diag.detect import detect_serial_ports, detect_video_devices
-from hardware.diag.focus import FocusSource, bar, run_focus
+from hardware.diag.focus import as_focus_source, bar, run_focus
 from hardware.diag.messages import prompt_text, text
 from hardware.diag.report import check_device
 from hardware.errors import ConfigurationError, HardwareError
@@ -221,10 +221,11 @@ def _cmd_focus(
     except HardwareError as error:
         err.write(f"error: {error.message}\n")
         return EXIT_USAGE
-    if not isinstance(device, FocusSource):
+    source = as_focus_source(device)
+    if source is None:
         err.write(f"error: {text('no_focus', lang)}\n")
         return EXIT_USAGE
-    scale = float(getattr(device, "focus_threshold", 100.0) or 100.0)
+    scale = float(getattr(source, "focus_threshold", None) or 100.0)
 
     def show(value: float) -> None:
         err.write(f"{text('focus', lang)} {value:9.1f} {bar(value, scale)}\n")
@@ -233,7 +234,7 @@ def _cmd_focus(
     try:
         with device:
             report = run_focus(
-                device, seconds=args.seconds, interval=args.interval, clock=clock, on_sample=show
+                source, seconds=args.seconds, interval=args.interval, clock=clock, on_sample=show
             )
     except HardwareError as error:
         err.write(f"✗ {error.code}: {error.message}\n")

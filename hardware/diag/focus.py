@@ -3,7 +3,9 @@
 Any device that implements :class:`FocusSource` works: ``measure_focus()``
 returns a sharpness figure for the current frame (variance of the Laplacian,
 higher is sharper) and ``focus_threshold`` (optional) the level below which a
-capture is rejected as blurred.
+capture is rejected as blurred.  A camera that instead offers ``analyze()``
+returning an object with ``.quality.focus`` (``hardware.camera``'s document
+camera) is adapted, with ``thresholds.min_focus`` as the threshold.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from hardware.clock import Clock
 
-__all__ = ["FocusReport", "FocusSource", "bar", "run_focus"]
+__all__ = ["FocusReport", "FocusSource", "as_focus_source", "bar", "run_focus"]
 
 
 @runtime_checkable
@@ -24,6 +26,29 @@ class FocusSource(Protocol):
     def measure_focus(self) -> float:
         """Sharpness of the current frame (higher is sharper)."""
         ...
+
+
+class _AnalyzeAdapter:
+    """Reads focus from a camera whose ``analyze()`` result has ``.quality.focus``."""
+
+    def __init__(self, device: object) -> None:
+        self._device = device
+        thresholds = getattr(device, "thresholds", None)
+        minimum = getattr(thresholds, "min_focus", None)
+        self.focus_threshold = float(minimum) if isinstance(minimum, int | float) else None
+
+    def measure_focus(self) -> float:
+        analysis = self._device.analyze()  # type: ignore[attr-defined]
+        return float(analysis.quality.focus)
+
+
+def as_focus_source(device: object) -> FocusSource | None:
+    """The device itself if it measures focus, an adapter over ``analyze()``, or None."""
+    if isinstance(device, FocusSource):
+        return device
+    if callable(getattr(device, "analyze", None)):
+        return _AnalyzeAdapter(device)
+    return None
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from hardware.clock import FakeClock
 from hardware.device import Device, PromptCallback
 from hardware.diag.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run
 from hardware.diag.detect import detect_video_devices
+from hardware.diag.focus import as_focus_source
 from hardware.diag.report import redact
 from hardware.health import HealthLevel, HealthResult, HealthStep
 from hardware.idcard.fixtures import CARD_FIXTURES
@@ -176,11 +178,10 @@ def test_redact_masks_personal_keys_idempotently() -> None:
     assert redact(once) == once
 
 
-class FocusCamera(Device):
+class StandInCamera(Device):
     """A stand-in document camera for the focus-meter loop (part B provides the real one)."""
 
     kind = "document_camera"
-    focus_threshold = 100.0
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -195,9 +196,28 @@ class FocusCamera(Device):
     def _check_health(self, level: HealthLevel, prompt: PromptCallback) -> HealthResult:
         return HealthResult.from_steps(level, [HealthStep("frame", True)])
 
+
+class FocusCamera(StandInCamera):
+    """Implements the FocusSource protocol directly."""
+
+    focus_threshold = 100.0
+
     def measure_focus(self) -> float:
         """Next sample of a camera being focused."""
         return next(self.values)
+
+
+class AnalyzingCamera(StandInCamera):
+    """Reports focus through analyze().quality.focus, like hardware.camera's document camera."""
+
+    class _Thresholds:
+        min_focus = 150.0
+
+    thresholds = _Thresholds()
+
+    def analyze(self) -> Any:
+        """Return an object shaped like pipeline.FrameAnalysis."""
+        return SimpleNamespace(quality=SimpleNamespace(focus=next(self.values)))
 
 
 def open_focus_camera(url: object, params: dict[str, str], *, clock: Any, statistics: Any) -> FocusCamera:
@@ -226,6 +246,17 @@ def test_focus_meter_is_bounded_by_seconds(monkeypatch: pytest.MonkeyPatch) -> N
     assert (report["min"], report["max"], report["sharp"]) == (20.0, 170.0, True)
     assert clock.sleeps == [0.25] * 4
     assert err.count("清晰度") == 5
+
+
+def test_focus_adapts_cameras_with_analyze() -> None:
+    """A camera offering analyze().quality.focus is measured through an adapter with its threshold."""
+    camera = AnalyzingCamera()
+    source = as_focus_source(camera)
+    assert source is not None and not isinstance(source, AnalyzingCamera)
+    assert [source.measure_focus(), source.measure_focus()] == [20.0, 80.0]
+    assert getattr(source, "focus_threshold", None) == 150.0
+    assert as_focus_source(FocusCamera()) is not None
+    assert as_focus_source(object()) is None
 
 
 def test_focus_needs_a_focus_capable_device(monkeypatch: pytest.MonkeyPatch) -> None:
