@@ -48,6 +48,9 @@ def ensure_slot_row(
     s: Session, office_id: int, service_id: int, starts_at: datetime, ends_at: datetime, capacity: int
 ) -> int:
     """The id of the slot's capacity row, creating it (full) if nobody has yet."""
+    found = _slot_row(s, office_id, service_id, starts_at)
+    if found is not None:
+        return found[0]
     values = {
         "office_id": office_id,
         "service_id": service_id,
@@ -61,15 +64,33 @@ def ensure_slot_row(
         s.execute(postgresql.insert(SlotCapacity).values(values).on_conflict_do_nothing(index_elements=keys))
     else:
         s.execute(sqlite.insert(SlotCapacity).values(values).on_conflict_do_nothing(index_elements=keys))
-    slot_id = s.scalar(
-        select(SlotCapacity.id).where(
+    created = _slot_row(s, office_id, service_id, starts_at)
+    assert created is not None
+    return created[0]
+
+
+def _slot_row(s: Session, office_id: int, service_id: int, starts_at: datetime) -> tuple[int, int] | None:
+    """(id, capacity) of an existing capacity row."""
+    row = s.execute(
+        select(SlotCapacity.id, SlotCapacity.capacity).where(
             SlotCapacity.office_id == office_id,
             SlotCapacity.service_id == service_id,
             SlotCapacity.starts_at == starts_at,
         )
+    ).first()
+    return (row.id, row.capacity) if row is not None else None
+
+
+def _visibly_full(r: Session, slot_id: int, now: datetime) -> bool:
+    remaining = r.scalar(select(SlotCapacity.remaining).where(SlotCapacity.id == slot_id))
+    if remaining:
+        return False
+    lapsed = r.scalar(
+        select(Appointment.id)
+        .where(Appointment.slot_id == slot_id, Appointment.state == _HELD, Appointment.hold_expires_at <= now)
+        .limit(1)
     )
-    assert slot_id is not None
-    return slot_id
+    return lapsed is None
 
 
 def sweep_slot(s: Session, slot_id: int, now: datetime) -> int:
@@ -125,7 +146,14 @@ def hold_slot(
     with ctx.read_db() as r:
         policy = load_policy(r, office_id)
         service = bookable_service(r, service_id)
-        check = check_slot(r, office_id, service, starts_at, now, policy)
+        existing = _slot_row(r, office_id, service_id, starts_at) if starts_at.tzinfo else None
+        check = check_slot(
+            r, office_id, service, starts_at, now, policy, known_capacity=existing[1] if existing else None
+        )
+        if existing is not None and _visibly_full(r, existing[0], now):
+            # Fast refusal without taking the write lock; it can only err towards "full" for an
+            # instant, never towards overbooking (the write path below is the guarantee).
+            raise ApiError(409, "slot_full", "该时段已约满 / that slot is fully booked")
     token = secrets.token_urlsafe(24)
     expires = now + policy.hold
     with ctx.db() as s, s.begin():

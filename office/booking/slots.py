@@ -138,11 +138,13 @@ def check_slot(
     policy: BookingPolicy,
     *,
     rota: Rota | None = None,
+    known_capacity: int | None = None,
 ) -> SlotCheck:
     """Validate a requested slot start; raises :class:`ApiError` 422/409 with a clear code.
 
     ``slot_in_past`` (before now), ``too_soon`` (inside the minimum notice), ``beyond_horizon``,
     ``outside_hours`` (not a slot start of an open span), ``no_capacity`` (nobody on the rota).
+    ``known_capacity`` (from an existing capacity row) skips the rota.
     """
     if starts_at.tzinfo is None:
         raise ApiError(422, "naive_time", "时间须带时区 / times must carry a UTC offset")
@@ -162,8 +164,11 @@ def check_slot(
     length = slot_length(service)
     if starts_at not in calendar.slot_starts(day, length):
         raise ApiError(422, "outside_hours", "该时间不在办理时段内 / not a slot within opening hours")
-    rota = rota or load_rota(session, office_id, calendar)
-    cap = rota.capacity(service.skill, day, starts_at, length)
+    if known_capacity is not None:
+        cap = known_capacity
+    else:
+        rota = rota or load_rota(session, office_id, calendar)
+        cap = rota.capacity(service.skill, day, starts_at, length)
     if cap <= 0:
         raise ApiError(409, "no_capacity", "该时段无人值班 / nobody on the rota for that slot")
     return SlotCheck(starts_at, starts_at + length, day, cap, calendar)
