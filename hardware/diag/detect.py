@@ -7,23 +7,36 @@ their V4L2 names from sysfs.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from serial.tools import list_ports
 
-__all__ = ["detect_serial_ports", "detect_video_devices"]
+__all__ = ["KNOWN_USB", "detect_serial_ports", "detect_video_devices"]
+
+KNOWN_USB: dict[str, str] = {
+    "0400:c35a": "SAM ID-card reader (USB bulk/HID, spec §1.1)",
+    "1a86:7523": "CH340 USB-serial (common in ID-card readers and fingerprint modules)",
+    "067b:2303": "PL2303 USB-serial",
+    "10c4:ea60": "CP210x USB-serial",
+    "0403:6001": "FTDI USB-serial",
+    "0416:5011": "ESC/POS receipt printer (Winbond)",
+}
+"""USB VID:PID → what it usually is on a kiosk (a hint for technicians, not a guarantee)."""
 
 
-def detect_serial_ports() -> list[dict[str, Any]]:
-    """Serial ports the OS knows (USB adapters, CDC-ACM readers, on-board UARTs)."""
+def detect_serial_ports(comports: Callable[[], Iterable[Any]] = list_ports.comports) -> list[dict[str, Any]]:
+    """Serial ports the OS knows (USB adapters, CDC-ACM readers, on-board UARTs), with hints."""
     ports = []
-    for port in sorted(list_ports.comports(), key=lambda p: p.device):
+    for port in sorted(comports(), key=lambda p: str(p.device)):
+        usb = None if port.vid is None else f"{port.vid:04x}:{port.pid or 0:04x}"
         ports.append(
             {
                 "device": port.device,
                 "description": port.description,
-                "usb": None if port.vid is None else f"{port.vid:04x}:{port.pid or 0:04x}",
+                "usb": usb,
+                "hint": KNOWN_USB.get(usb or "", ""),
             }
         )
     return ports

@@ -120,6 +120,19 @@ def test_list_text_output_and_detection(tmp_path: Path) -> None:
     ]
 
 
+def test_serial_detection_adds_usb_hints() -> None:
+    """Detected serial ports carry VID:PID and a hint for known kiosk adapters."""
+    from hardware.diag.detect import detect_serial_ports
+
+    ports = [
+        SimpleNamespace(device="/dev/ttyUSB1", description="USB Serial", vid=0x1A86, pid=0x7523),
+        SimpleNamespace(device="/dev/ttyS0", description="n/a", vid=None, pid=None),
+    ]
+    found = detect_serial_ports(lambda: ports)
+    assert [(p["device"], p["usb"]) for p in found] == [("/dev/ttyS0", None), ("/dev/ttyUSB1", "1a86:7523")]
+    assert "CH340" in found[1]["hint"] and found[0]["hint"] == ""
+
+
 def test_interactive_fingerprint_prompts_on_stderr(no_leaked_threads: None) -> None:
     """interactive fingerprint shows localised prompts; the simulator acts as the resident."""
     code, out, err = _run("interactive", "fingerprint", "--device", FINGER)
