@@ -6,7 +6,8 @@ calendar and capacity), :mod:`~office.booking.slots` (listing and validating slo
 (identity → booking code), :mod:`~office.booking.changes` (cancel, reschedule, closures),
 :mod:`~office.booking.checkin` (priority ticket or walk-in; no-shows),
 :mod:`~office.booking.reminders` and :mod:`~office.booking.notify` (at-most-once notices through a
-gateway), :mod:`~office.booking.ical` (iCalendar), :mod:`~office.booking.lifecycle` (transitions).
+gateway), :mod:`~office.booking.ical` (iCalendar), :mod:`~office.booking.lifecycle` (transitions),
+:mod:`~office.booking.maintenance` (the periodic task: expiry, no-shows, reminders).
 
 Errors reach callers as :class:`office.errors.ApiError` with a stable code, split by who is at
 fault::
@@ -26,6 +27,7 @@ from office.booking.checkin import CheckIn, check_in, mark_no_shows
 from office.booking.confirm import confirm_hold
 from office.booking.holds import Hold, expire_holds, hold_slot, release_hold
 from office.booking.identity import Identity, IdSource
+from office.booking.maintenance import MaintenanceReport, run_periodic
 from office.booking.notify import HttpSmsNotifier, LogNotifier, NotificationFailed, Notifier, make_notifier
 from office.booking.policy import BookingPolicy
 from office.booking.reminders import send_due_reminders
@@ -41,6 +43,7 @@ __all__ = [
     "IdSource",
     "Identity",
     "LogNotifier",
+    "MaintenanceReport",
     "NotificationFailed",
     "Notifier",
     "Slot",
@@ -55,5 +58,6 @@ __all__ = [
     "mark_no_shows",
     "release_hold",
     "reschedule_booking",
+    "run_periodic",
     "send_due_reminders",
 ]
