@@ -26,6 +26,7 @@ from pydantic import (
     Field,
     JsonValue,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     model_validator,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "CallCancel",
     "CallDecline",
     "CallEnd",
+    "CallInvite",
     "CallMessage",
     "CallState",
     "CallStateName",
@@ -421,6 +423,8 @@ MESSAGE_TYPES: dict[str, type[BaseMessage]] = {
 }
 """Every message model keyed by its ``type`` value."""
 
+_ADAPTER: TypeAdapter[BaseMessage] = TypeAdapter(Message)
+
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_.]{0,31}$")
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
 
@@ -436,22 +440,6 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _depth_ok(value: object, limit: int) -> bool:
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: list[object] = list(item.values())
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > limit:
-            return False
-        stack.extend((child, depth + 1) for child in children)
-    return True
-
-
 def _safe_path(loc: tuple[int | str, ...]) -> str:
     parts = [str(p) if isinstance(p, int) or _FIELD_NAME.match(p) else "?" for p in loc]
     return ".".join(parts) or "?"
@@ -460,8 +448,22 @@ def _safe_path(loc: tuple[int | str, ...]) -> str:
 def parse(data: str | bytes, *, max_frame: int = MAX_FRAME_BYTES) -> BaseMessage:
     """Turn one frame into a message or raise a :class:`~signaling.errors.MessageError`.
 
-    The returned object is an instance of one of the models in :data:`MESSAGE_TYPES`.
+    The returned object is an instance of one of the models in :data:`MESSAGE_TYPES`. Valid
+    frames take one pass through pydantic's JSON parser; anything it refuses (or a free-form
+    field that nests too deeply or holds a non-finite number) goes through a slower path that
+    finds out exactly what is wrong.
     """
+    text = _decode(data, max_frame)
+    try:
+        message: BaseMessage = _ADAPTER.validate_json(text, strict=True)
+    except ValidationError:
+        return _parse_checked(text)
+    if _acceptable(message):
+        return message
+    return _parse_checked(text)
+
+
+def _decode(data: str | bytes, max_frame: int) -> str:
     if isinstance(data, str):
         if len(data) > max_frame:
             raise FrameTooLarge(len(data), max_frame)
@@ -474,9 +476,44 @@ def parse(data: str | bytes, *, max_frame: int = MAX_FRAME_BYTES) -> BaseMessage
     if len(raw) > max_frame:
         raise FrameTooLarge(len(raw), max_frame)
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise NotJson("frame is not valid UTF-8 text") from None
+
+
+def _json_ok(value: object, limit: int) -> bool:
+    """Nesting within ``limit`` and every number finite."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def _acceptable(message: BaseMessage) -> bool:
+    if isinstance(message, Hello):
+        return message.protocol in SUPPORTED_VERSIONS
+    if isinstance(message, Event):
+        return _json_ok(message.payload, MAX_NESTING - 1)
+    if isinstance(message, HwResult):
+        return message.data is None or _json_ok(message.data, MAX_NESTING - 1)
+    if isinstance(message, HwRequest):
+        return _json_ok(message.params, MAX_NESTING - 1)
+    return True
+
+
+def _parse_checked(text: str) -> BaseMessage:
+    """The thorough path: say precisely why ``text`` is not a valid message."""
     try:
         obj = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
@@ -485,7 +522,7 @@ def parse(data: str | bytes, *, max_frame: int = MAX_FRAME_BYTES) -> BaseMessage
         raise NotJson("frame is not JSON") from None
     if not isinstance(obj, dict):
         raise NotJson("frame is not a JSON object")
-    if not _depth_ok(obj, MAX_NESTING):
+    if not _json_ok(obj, MAX_NESTING):
         raise NotJson(f"nesting deeper than {MAX_NESTING}")
     type_name = obj.get("type")
     if not isinstance(type_name, str):
@@ -498,19 +535,23 @@ def parse(data: str | bytes, *, max_frame: int = MAX_FRAME_BYTES) -> BaseMessage
         if isinstance(version, int) and not isinstance(version, bool) and version not in SUPPORTED_VERSIONS:
             raise UnsupportedVersion(version, SUPPORTED_VERSIONS)
     try:
-        return model.model_validate_json(text, strict=True)
+        message = model.model_validate_json(text, strict=True)
     except ValidationError as err:
         fields = tuple(
             (_safe_path(tuple(e["loc"])), e["type"])
             for e in err.errors(include_url=False, include_input=False, include_context=False)
         )
         raise InvalidFields(type_name, fields) from None
+    if not _acceptable(message):  # pragma: no cover - json.loads already refused such frames
+        raise NotJson("frame holds a non-finite number")
+    return message
 
 
 def serialize(message: BaseMessage) -> str:
     """Compact JSON text for ``message``; ``None`` fields are left out, except a ``candidate``
     of ``null`` (end of candidates), which is kept explicit."""
-    body = message.model_dump(mode="json", exclude_none=True)
     if isinstance(message, Candidate) and message.candidate is None:
+        body = message.model_dump(mode="json", exclude_none=True)
         body["candidate"] = None
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return message.model_dump_json(exclude_none=True)

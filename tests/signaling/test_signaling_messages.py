@@ -28,6 +28,7 @@ from signaling.messages import (
     Description,
     HwOutcome,
     HwResult,
+    _parse_checked,
     parse,
     serialize,
 )
@@ -256,3 +257,45 @@ def test_documented_examples_parse_and_round_trip() -> None:
         seen.add(message.type)
         assert json.loads(serialize(message)) == json.loads(line)
     assert seen == set(MESSAGE_TYPES)
+
+
+def _outcome(fn: Any, text: str) -> object:
+    try:
+        return fn(text)
+    except MessageError as err:
+        return type(err)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(GOLDEN_NAMES),
+    st.sampled_from(["id", "call_id", "seq", "protocol", "payload", "data", "params", "candidate", "state"]),
+    _json,
+)
+def test_fast_and_thorough_paths_agree(name: str, field: str, value: Any) -> None:
+    """parse's one-pass path and its thorough path accept and refuse the same frames alike."""
+    golden = json.loads((HERE / "golden_messages.json").read_text(encoding="utf-8"))
+    text = json.dumps({**golden[name], field: value})
+    assert _outcome(parse, text) == _outcome(_parse_checked, text)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type": "event", "topic": "t", "payload": {"a": NaN}}',
+        '{"type": "event", "topic": "t", "payload": {"a": Infinity}}',
+        '{"type": "hw.result", "call_id": "c", "request_id": "r", "outcome": "ok", "data": {"a": -1e999}}',
+        '{"type": "hw.request", "call_id": "c", "request_id": "r", "action": "read_id_card", "params": {"a": NaN}}',
+        '{"type": "event", "topic": "t", "payload": ' + '{"a":' * 16 + "1" + "}" * 17,
+    ],
+)
+def test_non_finite_or_deep_free_form_fields_are_refused(frame: str) -> None:
+    """Free-form fields (payload, data, params) refuse NaN, infinities and excessive nesting."""
+    with pytest.raises(NotJson):
+        parse(frame)
+
+
+def test_nesting_at_the_limit_is_accepted() -> None:
+    """A frame nested exactly MAX_NESTING deep is accepted by both paths."""
+    frame = '{"type": "event", "topic": "t", "payload": ' + '{"a":' * 15 + "1" + "}" * 16
+    assert parse(frame) == _parse_checked(frame)
