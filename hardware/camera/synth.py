@@ -258,7 +258,9 @@ def generate(
     img = _background(rng, width, height)
     corners: Quad | None = None
     if fault is not Fault.EMPTY:
-        flat = page if page is not None else render_page(seed, landscape=bool(rng.random() < 0.25))
+        long_side = max(400, min(1000, round(0.9 * max(width, height))))
+        landscape = bool(rng.random() < 0.25)
+        flat = page if page is not None else render_page(seed, long_side=long_side, landscape=landscape)
         ph, pw = flat.shape[:2]
         corners = _random_quad(rng, width, height, pw, ph, partial=fault is Fault.PARTIAL)
         src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], dtype=np.float32)
@@ -307,7 +309,11 @@ def _add_glare(
         cx, cy = rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height
     radius = min(width, height) * (rng.uniform(0.07, 0.13) if strong else rng.uniform(0.015, 0.03))
     gain = 420.0 if strong else 180.0
-    blob = np.zeros((height, width), dtype=np.float32)
-    cv2.circle(blob, (round(float(cx)), round(float(cy))), round(radius * 0.6), gain, thickness=-1)
-    blob = np.asarray(cv2.GaussianBlur(blob, (0, 0), radius * 0.5), dtype=np.float32)
+    # Drawn and blurred at 1/4 scale (a wide Gaussian is costly at full size), then scaled up.
+    q = 4
+    small = np.zeros((-(-height // q), -(-width // q)), dtype=np.float32)
+    centre = (round(float(cx) / q), round(float(cy) / q))
+    cv2.circle(small, centre, max(1, round(radius * 0.6 / q)), gain, thickness=-1)
+    small = cv2.GaussianBlur(small, (0, 0), max(0.5, radius * 0.5 / q))
+    blob = np.asarray(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
     return np.asarray(cv2.add(img, cv2.merge([blob] * 3)), dtype=np.float32)
