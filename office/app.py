@@ -18,7 +18,7 @@ from office.auth import api_routes, route_access
 from office.clock import Clock
 from office.context import OfficeContext
 from office.errors import COMMON_ERROR_RESPONSES, install_error_handlers
-from office.http import BodyLimitMiddleware, RequestContextMiddleware
+from office.http import RequestContextMiddleware
 from office.settings import Settings
 
 __all__ = ["UndeclaredAccess", "create_app"]
@@ -51,7 +51,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     app.state.ctx = ctx
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router, responses=COMMON_ERROR_RESPONSES)
+        # Bodies over the limit get 413 whether declared or streamed; an upload route may declare a
+        # larger ``max_body_size`` of its own, which wins.
+        app.include_router(router, responses=COMMON_ERROR_RESPONSES, max_body_size=settings.max_body_bytes)
 
     @app.get("/", include_in_schema=False)
     def root(_: Public) -> RedirectResponse:
@@ -59,7 +61,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
 
     app.mount("/console", StaticFiles(directory=agent_console.STATIC_DIR, html=True), name="console")
     _assert_access_declared(app)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=ctx.metrics)
     return app
 

@@ -1,4 +1,4 @@
-"""ASGI middleware: request IDs, access log and metrics, body-size limit, security headers.
+"""ASGI middleware: request IDs, access log and metrics, security headers.
 
 Pure ASGI (no ``BaseHTTPMiddleware``) so streaming bodies and WebSockets pass through untouched and
 the per-request overhead stays small.
@@ -19,7 +19,7 @@ from office.errors import error_body
 from office.logs import request_id_var
 from office.metrics import Metrics
 
-__all__ = ["BodyLimitMiddleware", "RequestContextMiddleware"]
+__all__ = ["RequestContextMiddleware"]
 
 log = logging.getLogger("office.access")
 _SAFE_RID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
@@ -56,17 +56,35 @@ class RequestContextMiddleware:
         status = 500
         path: str = scope["path"]
 
+        replaced = False
+
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, replaced
+            if replaced:
+                return  # the framework's plain-text body was replaced by the JSON envelope below
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", rid.encode()))
-                headers.extend(_SECURITY_HEADERS)
-                if path.startswith("/api/"):
-                    headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
+                if status == 413 and (b"content-type", b"application/json") not in headers:
+                    # Starlette answers a declared oversized body before routing, in plain text.
+                    body = json.dumps(error_body("payload_too_large", "request body too large")).encode()
+                    headers = [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ]
+                    replaced = True
+                    await send({"type": "http.response.start", "status": 413, "headers": _decorate(headers)})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+                message["headers"] = _decorate(headers)
             await send(message)
+
+        def _decorate(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+            headers.append((b"x-request-id", rid.encode()))
+            headers.extend(_SECURITY_HEADERS)
+            if path.startswith("/api/"):
+                headers.append((b"cache-control", b"no-store"))
+            return headers
 
         try:
             await self.app(scope, receive, send_wrapper)
@@ -95,77 +113,3 @@ def _route_template(scope: Scope) -> str:
     """
     route: Any = scope.get("route")
     return str(getattr(route, "path", "other")) if route is not None else "other"
-
-
-class BodyLimitMiddleware:
-    """Refuses request bodies over ``limit`` bytes with 413, by header or while streaming.
-
-    ``overrides`` maps path prefixes to larger limits (document uploads).
-    """
-
-    def __init__(self, app: ASGIApp, limit: int, overrides: dict[str, int] | None = None) -> None:
-        self.app = app
-        self.limit = limit
-        self.overrides = overrides or {}
-
-    def _limit_for(self, path: str) -> int:
-        for prefix, limit in self.overrides.items():
-            if path.startswith(prefix):
-                return limit
-        return self.limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self._limit_for(scope["path"])
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None:
-            try:
-                too_big = int(declared) > limit
-            except ValueError:
-                too_big = False
-            if too_big:
-                await _reject(send, limit)
-                return
-        received = 0
-        responded = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal responded
-            if message["type"] == "http.response.start":
-                responded = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not responded:
-                await _reject(send, limit)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _reject(send: Send, limit: int) -> None:
-    body = json.dumps(
-        error_body("payload_too_large", f"request body exceeds {limit} bytes"), ensure_ascii=False
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
