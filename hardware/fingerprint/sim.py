@@ -8,7 +8,7 @@ transfers and the faults of §7.2.  :class:`SimFingerprintScanner` is the real
 real pseudo-terminal.
 
 URL: ``sim://fingerprint?finger=resident-1&enrolled=resident-1@0&quality=good&fault=…``
-``&latency=0.1&user=auto|none`` (with ``user=auto`` the simulated resident follows
+``&latency=0.1&user=auto|none&packet_size=128&capacity=200`` (with ``user=auto`` the simulated resident follows
 the prompts: places and lifts the configured finger).
 """
 
@@ -23,7 +23,7 @@ from hardware.clock import Clock
 from hardware.errors import ConfigurationError, NoHardware, ProtocolError
 from hardware.fingerprint.driver import R30xFingerprintScanner
 from hardware.fingerprint.packets import DEFAULT_ADDRESS, Instruction, Packet, PacketDecoder, Pid, split_data
-from hardware.fingerprint.params import SystemParameters
+from hardware.fingerprint.params import PACKET_SIZES, SystemParameters
 from hardware.pty import HANGUP, Hangup, PtySimulator, Reply
 from hardware.serial_link import SerialPort, serial_port_factory
 from hardware.stats import Statistics
@@ -488,12 +488,17 @@ def open_sim_fingerprint_scanner(
         latency = float(params["latency"]) if "latency" in params else None
         scale = float(params.get("timeout_scale", "1"))
         capacity = int(params.get("capacity", "200"))
+        packet_size = int(params.get("packet_size", "128"))
         password = int(params.get("password", "0"), 0)
         module_password = int(params.get("module_password", params.get("password", "0")), 0)
     except ValueError as err:
         raise ConfigurationError("latency, timeout_scale, capacity and passwords must be numbers") from err
+    size_codes = {size: code for code, size in PACKET_SIZES.items()}
+    if packet_size not in size_codes:
+        raise ConfigurationError("packet_size is 32, 64, 128 or 256")
     core = FingerprintSimulatorCore(
         capacity=capacity,
+        packet_size_code=size_codes[packet_size],
         password=module_password,
         latency=latency,
         faults=faults,

@@ -121,6 +121,16 @@ def test_capture_image_uploads_full_frame(scanner: SimFingerprintScanner) -> Non
     assert scanner.core.instructions[-1] == Instruction.UP_IMAGE
 
 
+@pytest.mark.parametrize("size", [32, 64, 256])
+def test_data_packets_follow_configured_packet_size(size: int, no_leaked_threads: None) -> None:
+    """Templates travel in data packets of the module's packet size (32/64/128/256 bytes) both ways."""
+    with _open(f"enrolled=resident-1@0&packet_size={size}") as device:
+        assert device.read_system_parameters().packet_size == size
+        template = device.download_template(0)
+        assert template == device.core.library[0]
+        assert device.verify_template(template).matched
+
+
 def test_delete_and_clear(scanner: SimFingerprintScanner) -> None:
     """DeleteChar removes one template; Empty clears the library."""
     scanner.delete(5)

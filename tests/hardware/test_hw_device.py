@@ -71,6 +71,7 @@ class RecordingDevice(Device):
         return HealthResult.from_steps(level, [HealthStep("probe", self.health_ok)])
 
     def run(self, action: Callable[[], None]) -> None:
+        """Run ``action`` as a device operation."""
         with self._operation("run"):
             action()
 

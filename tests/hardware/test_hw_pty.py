@@ -18,6 +18,7 @@ class EchoCore:
         self.received = b""
 
     def receive(self, data: bytes) -> list[Reply | Hangup]:
+        """Record the bytes; answer with the configured replies."""
         self.received += data
         return self.replies
 
