@@ -383,7 +383,7 @@ class Device(ABC):
                 self._busy = False
                 self._error = True
                 self.statistics.increment(f"{name}.failed")
-                self.statistics.record_error(err.code, err.message, self.clock.monotonic())
+                self.statistics.record_error(err.code, err.message)
                 self._publish_state()
                 self._emit(
                     ErrorOccurred(

@@ -7,10 +7,12 @@ change, so counts survive restarts; with ``path=None`` they live in memory only.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,9 @@ __all__ = ["Statistics"]
 class Statistics:
     """Thread-safe counters plus the last error, optionally persisted to ``path``."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, now: Callable[[], dt.datetime] | None = None) -> None:
         self._path = path
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._lock = threading.Lock()
         self._counters: dict[str, int] = {}
         self._last_error: dict[str, Any] | None = None
@@ -53,12 +56,14 @@ class Statistics:
             self._counters[name] = self._counters.get(name, 0) + amount
             self._save()
 
-    def record_error(self, code: str, message: str, at: float | None = None) -> None:
+    def record_error(self, code: str, message: str) -> None:
         """Count an error under ``errors.<code>`` and remember it as the last error.
 
-        ``message`` must not contain personal data (exception messages in this
-        package never do).
+        The time is stored as an ISO-8601 UTC string (wall time, so it stays
+        meaningful across restarts).  ``message`` must not contain personal data
+        (exception messages in this package never do).
         """
+        at = self._now().isoformat(timespec="seconds")
         with self._lock:
             key = f"errors.{code}"
             self._counters[key] = self._counters.get(key, 0) + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -355,14 +356,19 @@ def test_health_check_builder_keeps_first_failure_action() -> None:
 def test_statistics_persist_atomically(tmp_path: Path) -> None:
     """Counters and the last error survive a new Statistics on the same file; reset clears them."""
     path = tmp_path / "stats" / "dev.json"
-    stats = Statistics(path)
+    moment = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    stats = Statistics(path, now=lambda: moment)
     stats.increment("reads")
     stats.increment("reads")
-    stats.record_error("DeviceTimeout", "no reply", at=5.0)
+    stats.record_error("DeviceTimeout", "no reply")
     again = Statistics(path)
     assert again.get("reads") == 2
     assert again.get("errors.DeviceTimeout") == 1
-    assert again.last_error == {"code": "DeviceTimeout", "message": "no reply", "at": 5.0}
+    assert again.last_error == {
+        "code": "DeviceTimeout",
+        "message": "no reply",
+        "at": "2026-01-02T03:04:05+00:00",
+    }
     again.reset()
     assert Statistics(path).retrieve() == {"counters": {}, "last_error": None}
     assert [p.name for p in path.parent.iterdir()] == ["dev.json"]
