@@ -21,6 +21,7 @@ from office.auth import Allow, AuthUser, Principal, ctx_of
 from office.booking.changes import close_day
 from office.booking.notify import LogNotifier, Notifier
 from office.booking.policy import load_policy
+from office.booking.resync import resync_capacity
 from office.booking.schedules import WeeklyPlanSpec, load_calendar, office_zone
 from office.calendar import TimeRange
 from office.errors import ApiError
@@ -141,6 +142,7 @@ def put_schedule(
             row.plan = plan
             row.updated_at = ctx.clock.now()
         audit.record(s, p.actor, "schedule.updated", target_type="office", target_id=office_id)
+    resync_capacity(ctx, office_id)
     return body
 
 
@@ -203,6 +205,7 @@ def put_override(
         audit.record(
             s, p.actor, "schedule.override_set", target_type="office", target_id=office_id, day=str(day)
         )
+    resync_capacity(ctx, office_id)
     return Response(status_code=204)
 
 
@@ -218,6 +221,7 @@ def delete_override(office_id: int, day: date, request: Request, p: ScheduleEdit
         audit.record(
             s, p.actor, "schedule.override_removed", target_type="office", target_id=office_id, day=str(day)
         )
+    resync_capacity(ctx_of(request), office_id)
     return Response(status_code=204)
 
 
@@ -308,6 +312,7 @@ def put_rota(office_id: int, body: list[ShiftIO], request: Request, p: ScheduleE
         audit.record(
             s, p.actor, "schedule.rota_replaced", target_type="office", target_id=office_id, shifts=len(body)
         )
+    resync_capacity(ctx_of(request), office_id)
     return body
 
 

@@ -7,7 +7,8 @@ calendar and capacity), :mod:`~office.booking.slots` (listing and validating slo
 :mod:`~office.booking.checkin` (priority ticket or walk-in; no-shows),
 :mod:`~office.booking.reminders` and :mod:`~office.booking.notify` (at-most-once notices through a
 gateway), :mod:`~office.booking.ical` (iCalendar), :mod:`~office.booking.lifecycle` (transitions),
-:mod:`~office.booking.maintenance` (the periodic task: expiry, no-shows, reminders).
+:mod:`~office.booking.maintenance` (the periodic task: expiry, no-shows, reminders),
+:mod:`~office.booking.resync` (capacity rows follow rota and hours changes).
 
 Errors reach callers as :class:`office.errors.ApiError` with a stable code, split by who is at
 fault::

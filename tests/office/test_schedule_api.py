@@ -156,3 +156,34 @@ def test_staff_list_shows_the_days_bookings_masked(harness: OfficeHarness) -> No
     (row,) = r.json()
     assert row["code"] == b["code"] and row["id_masked"] == "1101**********0016" and row["state"] == "booked"
     assert "13812345678" not in r.text and "110105198001010016" not in r.text
+
+
+def test_rota_changes_resync_live_capacity_without_taking_places_away(harness: OfficeHarness) -> None:
+    """Two agents → one: a half-booked slot becomes full, a fully booked one is kept (over-committed)."""
+    from office.booking.resync import resync_capacity
+
+    h = harness
+    svc = add_service(h)
+    a1, a2 = add_agents(h, 2)
+    k = kiosk(h)
+    book(k, svc, local(2026, 3, 3, 10))
+    book(k, svc, local(2026, 3, 3, 11), serial=2)
+    book(k, svc, local(2026, 3, 3, 11), serial=3)
+    sup = h.login(Role.SUPERVISOR)
+    only_a1 = [{"user_id": a1, "weekday": wd, "start": "09:00", "end": "17:00"} for wd in range(7)]
+    assert sup.put(f"/api/offices/{h.office_id}/rota", json=only_a1).status_code == 200
+    slots = k.client.get("/api/kiosk/booking/slots", params={"service_id": svc, "days": 2}).json()["slots"]
+    by_time = {(s["local_date"], s["local_time"]): s for s in slots}
+    assert ("2026-03-03", "10:00") not in by_time and ("2026-03-03", "11:00") not in by_time
+    assert by_time[("2026-03-03", "10:30")]["capacity"] == 1
+    r = k.client.post(
+        "/api/kiosk/booking/holds", json={"service_id": svc, "starts_at": local(2026, 3, 3, 10).isoformat()}
+    )
+    assert r.status_code == 409 and r.json()["error"]["code"] == "slot_full"
+    assert resync_capacity(h.ctx, h.office_id).overcommitted == 1  # 11:00 keeps both bookings
+    both = only_a1 + [{**x, "user_id": a2} for x in only_a1]
+    assert sup.put(f"/api/offices/{h.office_id}/rota", json=both).status_code == 200
+    r = k.client.post(
+        "/api/kiosk/booking/holds", json={"service_id": svc, "starts_at": local(2026, 3, 3, 10).isoformat()}
+    )
+    assert r.status_code == 201
