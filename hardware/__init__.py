@@ -25,6 +25,7 @@ from hardware.device import (
     StatusChanged,
 )
 from hardware.errors import (
+    Cancelled,
     ConfigurationError,
     ConnectionLost,
     DeviceFault,
@@ -50,6 +51,7 @@ __all__ = [
     "BACKENDS",
     "DEVICE_KINDS",
     "Availability",
+    "Cancelled",
     "Clock",
     "ConfigurationError",
     "ConnectionLost",

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Self
 
 from hardware.clock import Clock, RealClock
 from hardware.errors import (
+    Cancelled,
     DeviceFault,
     Disabled,
     HardwareError,
@@ -257,6 +258,7 @@ class Device(ABC):
         self._frozen: list[DeviceEvent] | None = None
         self._lifecycle_lock = threading.RLock()
         self._op_lock = threading.RLock()
+        self._cancel = threading.Event()
         self._last_state = DeviceState.CLOSED
         self.check_health_text = ""
         """Text of the last health check (UPOS CheckHealthText)."""
@@ -375,6 +377,7 @@ class Device(ABC):
         """Run one device operation: check phase, mark BUSY, count, map faults to ERROR."""
         self.require_enabled()
         with self._op_lock:
+            self._cancel.clear()
             self._busy = True
             self._publish_state()
             try:
@@ -395,9 +398,10 @@ class Device(ABC):
                     )
                 )
                 raise
-            except UserActionRequired:
+            except (UserActionRequired, Cancelled) as err:
                 self._busy = False
-                self.statistics.increment(f"{name}.needs_user")
+                outcome = "cancelled" if isinstance(err, Cancelled) else "needs_user"
+                self.statistics.increment(f"{name}.{outcome}")
                 self._publish_state()
                 raise
             except BaseException:
@@ -408,6 +412,22 @@ class Device(ABC):
             self._error = False
             self.statistics.increment(f"{name}.ok")
             self._publish_state()
+
+    def cancel(self) -> None:
+        """Ask the running operation to stop waiting (for a card, a finger…); thread-safe.
+
+        The operation raises :class:`~hardware.errors.Cancelled` at its next poll.
+        Has no effect on an operation started later.
+        """
+        self._cancel.set()
+
+    def _pause(self, seconds: float) -> None:
+        """Poll wait for backends: raises Cancelled if cancel() was called, else sleeps on the clock."""
+        if self._cancel.is_set():
+            raise Cancelled(f"{self.name}: operation cancelled")
+        self.clock.sleep(seconds)
+        if self._cancel.is_set():
+            raise Cancelled(f"{self.name}: operation cancelled")
 
     def recover(self) -> None:
         """Close and re-open the device, restoring the phase it was in (after an unplug).
@@ -455,6 +475,7 @@ class Device(ABC):
             raise UnsupportedOperation(f"{self.name} does not support {level.name} health checks")
         self.require_enabled()
         with self._op_lock:
+            self._cancel.clear()
             self._busy = True
             self._publish_state()
             try:

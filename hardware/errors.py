@@ -11,6 +11,7 @@
     │   ├── UnsupportedOperation       health level / feature the device lacks (UPOS E_ILLEGAL)
     │   └── ConfigurationError         bad device URL, unknown backend, bad parameter
     ├── UserActionRequired             the person at the kiosk must act (no card, lift finger…)
+    ├── Cancelled                      the caller cancelled a waiting operation (Device.cancel)
     └── DeviceFault                    the device or the link to it is at fault
         ├── ProtocolError              corrupt or unparseable frame
         │   └── LineNoise              only unframed bytes arrived (wrong baud rate?)
@@ -30,6 +31,7 @@ from typing import ClassVar
 from hardware.health import RecommendedAction
 
 __all__ = [
+    "Cancelled",
     "ConfigurationError",
     "ConnectionLost",
     "DeviceFault",
@@ -115,6 +117,10 @@ class UserActionRequired(HardwareError):
     def __init__(self, message: str, *, prompt: str) -> None:
         super().__init__(message)
         self.prompt = prompt
+
+
+class Cancelled(HardwareError):
+    """A waiting operation (for a card, a finger…) was cancelled with ``Device.cancel()``."""
 
 
 class DeviceFault(HardwareError):

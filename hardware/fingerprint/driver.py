@@ -188,7 +188,7 @@ class R30xFingerprintScanner(FingerprintScanner):
             self._update_status(finger="absent")
             if self.clock.monotonic() >= deadline:
                 raise FingerNotDetected("no finger placed on the sensor in time", status=NO_FINGER)
-            self.clock.sleep(self.poll_interval)
+            self._pause(self.poll_interval)
 
     def _wait_lift(self, timeout: float, prompt: PromptCallback) -> None:
         self._prompt(prompt, "lift_finger")
@@ -200,7 +200,7 @@ class R30xFingerprintScanner(FingerprintScanner):
                 return
             if self.clock.monotonic() >= deadline:
                 raise FingerNotLifted("the finger stayed on the sensor")
-            self.clock.sleep(self.poll_interval)
+            self._pause(self.poll_interval)
 
     def _to_buffer(self, buffer: int) -> None:
         self._expect(Instruction.IMG2TZ, bytes([buffer]))

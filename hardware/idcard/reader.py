@@ -154,7 +154,7 @@ class IdCardReader(Device):
                 pass  # previous card still in the field
             if self.clock.monotonic() >= deadline:
                 return False
-            self.clock.sleep(self.poll_interval)
+            self._pause(self.poll_interval)
 
     def _capabilities(self) -> Mapping[str, Any]:
         return {

@@ -179,6 +179,23 @@ def test_no_finger_times_out_on_fake_clock(no_leaked_threads: None) -> None:
         assert device.state is DeviceState.IDLE
 
 
+def test_cancel_while_waiting_for_finger(no_leaked_threads: None) -> None:
+    """cancel() during the place_finger prompt ends the capture wait with Cancelled."""
+    from hardware.errors import Cancelled
+
+    clock = FakeClock()
+    with _open("user=none&enrolled=resident-1@0", clock=clock) as device:
+
+        def prompt(name: str) -> None:
+            if name == "place_finger":
+                device.cancel()
+
+        with pytest.raises(Cancelled):
+            device.verify(0, prompt=prompt)
+        assert clock.sleeps == []  # noticed at the first poll, before sleeping
+        assert device.state is DeviceState.IDLE
+
+
 def test_finger_not_lifted_during_enrol(no_leaked_threads: None) -> None:
     """If the finger never leaves the sensor between captures, enrol raises FingerNotLifted."""
     clock = FakeClock()

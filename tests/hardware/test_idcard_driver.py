@@ -307,6 +307,34 @@ def test_wait_for_card_polls_with_injected_clock(fake_clock: object, no_leaked_t
         assert device.wait_for_card(timeout=2.0) is True
 
 
+def test_cancel_stops_waiting_for_a_card(no_leaked_threads: None) -> None:
+    """cancel() from elsewhere makes wait_for_card raise Cancelled at its next poll."""
+    from hardware.clock import FakeClock
+    from hardware.errors import Cancelled
+
+    class CancellingClock(FakeClock):
+        """A fake clock whose second sleep stands for the kiosk cancelling the request."""
+
+        device: SimIdCardReader | None = None
+
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            if len(self.sleeps) == 2 and self.device is not None:
+                self.device.cancel()
+
+    clock = CancellingClock()
+    device = open_device("idcard", f"sim://idcard?card=none&{FAST}", clock=clock)
+    assert isinstance(device, SimIdCardReader)
+    clock.device = device
+    with device:
+        with pytest.raises(Cancelled):
+            device.wait_for_card(timeout=30.0)
+        assert device.status().state is DeviceState.IDLE
+        assert device.statistics.get("wait_for_card.cancelled") == 1
+        device.core.insert_card(CARD_FIXTURES["gat"])
+        assert device.wait_for_card(timeout=1.0)  # a later operation is not affected
+
+
 def test_status_events_fire_only_on_change(reader: SimIdCardReader) -> None:
     """Reading twice in a row publishes media=present then already_read once each."""
     events: list[DeviceEvent] = []
