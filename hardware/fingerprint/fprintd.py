@@ -24,6 +24,7 @@ from jeepney.wrappers import DBusErrorResponse, unwrap_msg  # type: ignore[impor
 from hardware.clock import Clock
 from hardware.device import Availability, HealthCheck, PromptCallback
 from hardware.errors import (
+    Cancelled,
     ConfigurationError,
     ConnectionLost,
     DeviceTimeout,
@@ -86,6 +87,8 @@ _ERRORS: dict[str, tuple[type[HardwareError], str]] = {
 }
 
 ConnectionFactory = Callable[[], DBusConnection]
+_SLICE = 0.1
+"""Seconds between cancellation checks while waiting for fprintd status signals."""
 
 
 class FprintdFingerprintScanner(FingerprintScanner):
@@ -186,11 +189,18 @@ class FprintdFingerprintScanner(FingerprintScanner):
             self._prompt(prompt, "place_finger")
             self._call(self._dev(), start, "s", finger)
             try:
+                waited = 0.0
                 while True:
+                    if self._cancel.is_set():
+                        raise Cancelled(f"{self.name}: operation cancelled")
+                    step = min(_SLICE, max(timeout - waited, 0.0))
                     try:
-                        message = conn.recv_until_filtered(queue, timeout=timeout)
+                        message = conn.recv_until_filtered(queue, timeout=step)
                     except TimeoutError as err:
-                        raise FingerNotDetected("no finger scanned in time", status=0x02) from err
+                        waited += step
+                        if waited >= timeout:
+                            raise FingerNotDetected("no finger scanned in time", status=0x02) from err
+                        continue
                     result, done = message.body
                     results.append(result)
                     if result == "enroll-stage-passed":

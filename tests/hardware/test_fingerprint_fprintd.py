@@ -147,6 +147,21 @@ def test_no_finger_times_out(bus: str, fprintd: FakeFprintd) -> None:
         assert fprintd.calls[-1] == "VerifyStop"
 
 
+def test_cancel_stops_fprintd_verify(bus: str, fprintd: FakeFprintd) -> None:
+    """cancel() during the wait ends the verify with Cancelled and stops it in fprintd."""
+    from hardware.errors import Cancelled
+
+    with _scanner(bus) as scanner:
+
+        def prompt(name: str) -> None:
+            if name == "place_finger":
+                scanner.cancel()
+
+        with pytest.raises(Cancelled):
+            scanner.verify(0, prompt=prompt)
+        assert fprintd.calls[-1] == "VerifyStop"
+
+
 def test_disconnected_reader(bus: str, fprintd: FakeFprintd) -> None:
     """A verify-disconnected status raises ConnectionLost."""
     with _scanner(bus) as scanner:
