@@ -12,13 +12,16 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 import agent_console
+from office import live
 from office.api import ROUTERS
 from office.api.common import Public
 from office.auth import api_routes, route_access
+from office.background import Scheduler, default_jobs
 from office.clock import Clock
 from office.context import OfficeContext
 from office.errors import COMMON_ERROR_RESPONSES, install_error_handlers
 from office.http import RequestContextMiddleware
+from office.live import EventBridge
 from office.settings import Settings
 
 __all__ = ["UndeclaredAccess", "create_app"]
@@ -36,11 +39,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        bridge = EventBridge.for_settings(ctx)
+        if bridge is not None:
+            await bridge.start()
+        scheduler = Scheduler(ctx, default_jobs(ctx) if settings.background_jobs else [])
+        scheduler.start()
         log.info("office started", extra={"environment": settings.environment.value})
-        yield
-        if engine is None:
-            ctx.engine.dispose()
-        log.info("office stopped")
+        try:
+            yield
+        finally:
+            await scheduler.stop()
+            if bridge is not None:
+                await bridge.stop()
+            if engine is None:
+                ctx.engine.dispose()
+            log.info("office stopped")
 
     app = FastAPI(
         title="doorstep office",
@@ -54,6 +67,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
         # Bodies over the limit get 413 whether declared or streamed; an upload route may declare a
         # larger ``max_body_size`` of its own, which wins.
         app.include_router(router, responses=COMMON_ERROR_RESPONSES, max_body_size=settings.max_body_bytes)
+
+    app.include_router(live.router)
 
     @app.get("/", include_in_schema=False)
     def root(_: Public) -> RedirectResponse:

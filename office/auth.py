@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
-from starlette.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import select, update
+from starlette.concurrency import run_in_threadpool
 
 from office.audit import Actor
 from office.context import OfficeContext
@@ -39,6 +39,7 @@ __all__ = [
     "Principal",
     "api_routes",
     "ctx_of",
+    "resolve_session",
     "route_access",
 ]
 
@@ -161,7 +162,7 @@ class Allow:
                 raise ApiError(403, ACCESS_DENIED, "kiosks may not call this route")
             return Principal(kiosk=kiosk, ip=ip)
         cookie = request.cookies.get(SESSION_COOKIE)
-        user = await run_in_threadpool(_resolve_session, ctx, cookie) if cookie else None
+        user = await run_in_threadpool(resolve_session, ctx, cookie) if cookie else None
         if user is None:
             raise ApiError(401, "unauthenticated", "login required")
         if user.role not in self.roles:
@@ -189,7 +190,7 @@ def _resolve_kiosk(ctx: OfficeContext, token: str) -> AuthKiosk | None:
     return AuthKiosk(id=row.id, station_id=row.station_id, office_id=row.office_id)
 
 
-def _resolve_session(ctx: OfficeContext, token: str) -> AuthUser | None:
+def resolve_session(ctx: OfficeContext, token: str) -> AuthUser | None:
     """Validate a session cookie: exists, not revoked, within idle and absolute limits, user active."""
     sid = digest(token)
     now = ctx.clock.now()

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     enrollment_code_ttl_s: int = Field(default=24 * 3600, ge=60)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     audit_retention_days: int = Field(default=180, ge=180)
+    #: HTTP SMS gateway for booking reminders; unset = reminders are logged (masked) only.
+    sms_gateway_url: str | None = None
+    sms_gateway_token: SecretStr | None = None
+    #: Run the periodic jobs (ring time-outs, holds, no-shows, reminders) inside this process.
+    background_jobs: bool = True
     log_level: str = "INFO"
     log_json: bool = True
     data_dir: Path = Path("var")

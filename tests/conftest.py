@@ -185,6 +185,8 @@ def make_settings(db: TestDatabase, **overrides: Any) -> Settings:
         # Cheap argon2 for test speed; production keeps the strong default (a test checks it).
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
+        # In-process tests drive periodic jobs explicitly with the fake clock.
+        "background_jobs": False,
     }
     values.update(overrides)
     return Settings(**values)

@@ -1,0 +1,114 @@
+"""Live events to staff consoles over WebSocket, and the bridge that carries them between instances.
+
+``/ws/events``: a staff member's browser (login-session cookie) receives its office's live events
+(queue issued / called / ended / counts …) as JSON text frames; admins receive every office's.
+With ``OFFICE_BUS_URL=redis://…`` every event is published on the shared bus and delivered by each
+instance to its own subscribers, so a console on instance B sees a number issued on instance A.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from office.auth import SESSION_COOKIE, resolve_session
+from office.context import OfficeContext
+from office.events import Event
+from office.models import Role
+from signaling.bus import Bus, open_bus
+
+__all__ = ["EventBridge", "router"]
+
+log = logging.getLogger("office.live")
+router = APIRouter()
+_CHANNEL = "office-events"
+
+
+class EventBridge:
+    """Publishes the hub's events on a bus and delivers the bus's events to the local hub."""
+
+    def __init__(self, ctx: OfficeContext, bus: Bus) -> None:
+        self._ctx = ctx
+        self._bus = bus
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_settings(cls, ctx: OfficeContext) -> EventBridge | None:
+        """A bridge when a shared bus is configured; ``None`` for the in-process default."""
+        if ctx.settings.bus_url.startswith("memory://"):
+            return None
+        return cls(ctx, open_bus(ctx.settings.bus_url))
+
+    async def start(self) -> None:
+        """Subscribe, then route the hub's publications through the bus."""
+        subscription = await self._bus.subscribe(_CHANNEL)
+        self._task = asyncio.create_task(self._pump(subscription), name="event-bridge")
+
+        async def send(event: Event) -> None:
+            await self._bus.publish(_CHANNEL, event.to_json())
+
+        self._ctx.events.attach_bus(send, asyncio.get_running_loop())
+
+    async def _pump(self, subscription: object) -> None:
+        async for raw in subscription:  # type: ignore[attr-defined]
+            try:
+                data = json.loads(raw)
+                event = Event(
+                    int(data["office_id"]), str(data["topic"]), dict(data["payload"]), int(data["seq"])
+                )
+            except (ValueError, KeyError, TypeError):
+                log.warning("malformed event on the bus dropped")
+                continue
+            self._ctx.events.deliver_local(event)
+
+    async def stop(self) -> None:
+        """Back to in-process delivery; close the bus."""
+        self._ctx.events.detach_bus()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._bus.close()
+
+
+@router.websocket("/ws/events")
+async def events(ws: WebSocket) -> None:
+    """Stream the caller's office events; close 4401 without a valid staff session."""
+    ctx: OfficeContext = ws.app.state.ctx
+    cookie = ws.cookies.get(SESSION_COOKIE)
+    user = await run_in_threadpool(resolve_session, ctx, cookie) if cookie else None
+    if user is None:
+        await ws.close(code=4401)
+        return
+    await ws.accept()
+    ctx.metrics.websockets.labels("console").inc()
+    subscription = ctx.events.subscribe(None if user.role is Role.ADMIN else user.office_id)
+    receiver = asyncio.create_task(_drain(ws))
+    try:
+        while not receiver.done():
+            getter = asyncio.ensure_future(subscription.get())
+            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                await ws.send_text(getter.result().to_json())
+            else:
+                getter.cancel()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        subscription.close()
+        receiver.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+            await receiver
+        ctx.metrics.websockets.labels("console").dec()
+
+
+async def _drain(ws: WebSocket) -> None:
+    """Read (and ignore) client frames until the socket closes."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await ws.receive_text()
