@@ -7,8 +7,11 @@ endpoint checks the device token or login session, then calls :meth:`SignalingHu
 - drives a server-side :class:`~signaling.connection.Connection` (hello → welcome, pongs,
   refusals with ``error`` frames, 4400/4408 closes);
 - subscribes to the party's bus channel, so a message for that party published by any office
-  instance reaches this socket; publishes ``replaced`` on it so an older connection of the same
-  party, on any instance, closes with 4409;
+  instance reaches this socket; once welcomed, publishes ``replaced`` on it so an older
+  connection of the same party, on any instance, closes with 4409 (and does not announce the
+  party offline);
+- subscribes to ``extra_channels(party)`` (e.g. the office's live events for consoles) and calls
+  ``on_presence(party, online)`` when the party comes and goes;
 - routes every call message through :func:`~signaling.relay.route` with the parties from the
   office's :class:`CallDirectory` (never from the message) and publishes it on the recipient's
   channel; refusals are answered with ``error`` and passed to the ``audit`` hook;
@@ -49,7 +52,16 @@ from signaling.messages import (
 from signaling.presence import Presence
 from signaling.relay import CallParties, Deliver, Party, route
 
-__all__ = ["AuditRecord", "CallDirectory", "CallInfo", "SignalingHub", "Transport"]
+__all__ = [
+    "AuditHook",
+    "AuditRecord",
+    "CallDirectory",
+    "CallInfo",
+    "ChannelsHook",
+    "PresenceHook",
+    "SignalingHub",
+    "Transport",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +109,8 @@ class AuditRecord:
 
 
 AuditHook = Callable[[AuditRecord], Awaitable[None]]
+ChannelsHook = Callable[[Party], Awaitable[list[str]]]
+PresenceHook = Callable[[Party, bool], Awaitable[None]]
 
 
 def _log_key(party: Party, call_id: str) -> str:
@@ -115,6 +129,10 @@ class SignalingHub:
 
     ``disconnect_errors`` are the exceptions the transport or the frame iterator raise when the
     socket goes away (for websockets: ``ConnectionClosed``); they end a session quietly.
+    ``extra_channels(party)`` names further bus channels the party's socket listens to (e.g. an
+    agent's console gets its office's :func:`~signaling.bus.channel_for_office_events`, where
+    :meth:`publish` puts ``event`` and ``presence`` messages). ``on_presence(party, online)`` is
+    awaited when a party is welcomed and when its connection ends (to broadcast presence).
     """
 
     def __init__(
@@ -129,6 +147,8 @@ class SignalingHub:
         clock: Callable[[], float] = time.monotonic,
         replay_capacity: int = 64,
         disconnect_errors: tuple[type[BaseException], ...] = (ConnectionError,),
+        extra_channels: ChannelsHook | None = None,
+        on_presence: PresenceHook | None = None,
     ) -> None:
         self.bus = bus
         self.presence = presence
@@ -139,6 +159,8 @@ class SignalingHub:
         self.clock = clock
         self.replay_capacity = replay_capacity
         self.disconnect_errors = disconnect_errors
+        self.extra_channels = extra_channels
+        self.on_presence = on_presence
 
     async def send_to(self, party: Party, message: BaseMessage) -> None:
         """Deliver a message to ``party`` wherever it is connected.
@@ -156,6 +178,10 @@ class SignalingHub:
                 message = message.model_copy(update={"seq": seq})
                 await self.bus.log_append(key, seq, serialize(message), self.replay_capacity)
         await self.bus.publish(channel_for_party(party.role, party.id), serialize(message))
+
+    async def publish(self, channel: str, message: BaseMessage) -> None:
+        """Publish a server message (``event``, ``presence``) on a shared channel."""
+        await self.bus.publish(channel, serialize(message))
 
     async def serve(self, party: Party, transport: Transport, frames: AsyncIterable[str | bytes]) -> None:
         """Run one connection until the socket ends or the hub closes it."""
@@ -180,13 +206,17 @@ class _Session:
     async def run(self, frames: AsyncIterable[str | bytes]) -> None:
         channel = channel_for_party(self.party.role, self.party.id)
         subscription = await self.hub.bus.subscribe(channel)
+        extras: list[Subscription] = []
         tasks: list[asyncio.Task[None]] = []
         try:
-            await self.hub.bus.publish(channel, _REPLACED + self.connection_id.encode())
+            if self.hub.extra_channels is not None:
+                for name in await self.hub.extra_channels(self.party):
+                    extras.append(await self.hub.bus.subscribe(name))
             tasks = [
                 asyncio.create_task(self._read_frames(frames)),
                 asyncio.create_task(self._read_bus(subscription)),
                 asyncio.create_task(self._timers()),
+                *(asyncio.create_task(self._read_shared(extra)) for extra in extras),
             ]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             stop: _Stop | None = None
@@ -210,11 +240,21 @@ class _Session:
             for task in tasks:
                 with contextlib.suppress(BaseException):
                     await task
-            await subscription.close()
+            for sub in (subscription, *extras):
+                await sub.close()
             self.core.connection_lost()
             if self.welcomed:
-                with contextlib.suppress(Exception):
-                    await self.hub.presence.set_offline(self.party.role, self.party.id, self.holder)
+                await self._went_offline()
+
+    async def _went_offline(self) -> None:
+        try:
+            await self.hub.presence.set_offline(self.party.role, self.party.id, self.holder)
+            replaced = await self.hub.presence.is_online(self.party.role, self.party.id)
+        except Exception as err:  # presence is advisory; see _refresh_presence
+            logger.warning("presence update failed: %s", type(err).__name__)
+            replaced = False
+        if self.hub.on_presence is not None and not replaced:
+            await self.hub.on_presence(self.party, False)
 
     async def _flush(self) -> None:
         for text in self.core.data_to_send():
@@ -246,6 +286,10 @@ class _Session:
             await self.transport.send_text(self.core.send(welcome))
             self.welcomed = True
             await self._refresh_presence(self.hub.clock(), force=True)
+            channel = channel_for_party(self.party.role, self.party.id)
+            await self.hub.bus.publish(channel, _REPLACED + self.connection_id.encode())
+            if self.hub.on_presence is not None:
+                await self.hub.on_presence(self.party, True)
         elif isinstance(message, Resume):
             await self._resume(message)
         elif isinstance(message, CallMessage):
@@ -309,6 +353,13 @@ class _Session:
                     if payload[len(_REPLACED) :].decode() != self.connection_id:
                         raise _Stop(CloseCode.REPLACED, "replaced by a newer connection")
                     continue
+                await self._deliver(payload)
+        except SubscriptionOverflow:
+            raise _Stop(CloseCode.GOING_AWAY, "too far behind") from None
+
+    async def _read_shared(self, subscription: Subscription) -> None:
+        try:
+            async for payload in subscription:
                 await self._deliver(payload)
         except SubscriptionOverflow:
             raise _Stop(CloseCode.GOING_AWAY, "too far behind") from None

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.http11 import Request, Response
 
 from signaling.backoff import Backoff
-from signaling.bus import Bus, InProcessBus
+from signaling.bus import Bus, InProcessBus, channel_for_office_events
 from signaling.client import SignalingClient
 from signaling.errors import BusError, ConnectionRejected, ErrorCode, LocalProtocolError, OutboxFull
 from signaling.hub import AuditRecord, CallInfo, SignalingHub
@@ -84,7 +84,13 @@ class MiniOffice:
     """One office instance on 127.0.0.1."""
 
     def __init__(
-        self, bus: Bus, presence: Presence, calls: MemoryCalls, instance_id: str, port: int = 0
+        self,
+        bus: Bus,
+        presence: Presence,
+        calls: MemoryCalls,
+        instance_id: str,
+        port: int = 0,
+        **hub_options: Any,
     ) -> None:
         self.calls = calls
         self.audits: list[AuditRecord] = []
@@ -96,6 +102,7 @@ class MiniOffice:
             audit=self._audit,
             heartbeat_interval=0.2,
             disconnect_errors=(ConnectionClosed,),
+            **hub_options,
         )
         self.port = port
         self.sockets: dict[Party, ServerConnection] = {}
@@ -513,3 +520,61 @@ async def test_messages_iterator_ends_on_close(office: MiniOffice) -> None:
     await client.close()
     await asyncio.wait_for(consumer, 5)
     assert [m.type for m in got] == ["event"]
+
+
+async def test_shared_channels_and_presence_hook() -> None:
+    """Agents hear their office's event channel, kiosks do not; presence changes reach the hook."""
+    calls = MemoryCalls()
+    bus, presence = InProcessBus(), InMemoryPresence()
+    changes: list[tuple[str, bool]] = []
+
+    async def channels(party: Party) -> list[str]:
+        return [channel_for_office_events("o1")] if party.role is Role.AGENT else []
+
+    async def on_presence(party: Party, online: bool) -> None:
+        changes.append((party.id, online))
+
+    office = MiniOffice(bus, presence, calls, "office-a", extra_channels=channels, on_presence=on_presence)
+    await office.start()
+    try:
+        async with _client(office.url, Role.AGENT, "agent-a1") as agent:
+            async with _client(office.url, Role.KIOSK, "kiosk-k1") as kiosk:
+                await agent.wait_connected()
+                await kiosk.wait_connected()
+                await office.hub.publish(channel_for_office_events("o1"), Event(topic="queue.updated"))
+                assert (await _expect(agent, Event)).topic == "queue.updated"
+                await office.hub.send_to(KIOSK, Event(topic="kiosk.only"))
+                assert (await _expect(kiosk, Event)).topic == "kiosk.only"
+            await _until(lambda: _at_least(lambda: len(changes), 3))
+        assert sorted(changes[:2]) == [("a1", True), ("k1", True)]
+        assert changes[2] == ("k1", False)
+    finally:
+        await office.stop()
+        await bus.close()
+
+
+async def test_replaced_connection_does_not_announce_offline() -> None:
+    """When a newer connection replaces an older one, no offline change is announced for the party."""
+    bus, presence = InProcessBus(), InMemoryPresence()
+    changes: list[tuple[str, bool]] = []
+
+    async def on_presence(party: Party, online: bool) -> None:
+        changes.append((party.id, online))
+
+    office = MiniOffice(bus, presence, MemoryCalls(), "office-a", on_presence=on_presence)
+    await office.start()
+    try:
+        async with _client(office.url, Role.KIOSK, "kiosk-k1") as first:
+            await first.wait_connected()
+            async with _client(office.url, Role.KIOSK, "kiosk-k1") as second:
+                await second.wait_connected()
+                with pytest.raises(ConnectionRejected):
+                    async with asyncio.timeout(5):
+                        await first.recv()
+                assert changes == [("k1", True), ("k1", True)]
+                assert await presence.is_online(Role.KIOSK, "k1")
+        await _until(lambda: _at_least(lambda: len(changes), 3))
+        assert changes[2:] == [("k1", False)]
+    finally:
+        await office.stop()
+        await bus.close()
