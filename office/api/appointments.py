@@ -436,3 +436,43 @@ def staff_list(
                 )
             )
         return out
+
+
+class StaffCancelIn(StrictModel):
+    """A staff cancellation (no ID needed, no cut-off), with a reason."""
+
+    reason: str = Field(min_length=1, max_length=200)
+
+
+@router.post(
+    "/offices/{office_id}/appointments/{code}/cancel",
+    response_model=StaffBookingOut,
+    summary="Cancel a booking on the resident's behalf (staff of that office)",
+    responses={403: {"description": "another office"}, 404: _ERR[404], 409: _ERR[409]},
+)
+def staff_cancel(
+    office_id: int, code: str, body: StaffCancelIn, request: Request, p: OfficeStaff
+) -> StaffBookingOut:
+    user = p.require_user()
+    if user.role is not Role.ADMIN and user.office_id != office_id:
+        raise ApiError(403, "forbidden", "staff act for their own office only")
+    v = booking.cancel_booking(
+        ctx_of(request),
+        office_id=office_id,
+        code=code,
+        id_number=None,
+        reason=body.reason,
+        actor=p.actor,
+        enforce_cutoff=False,
+    )
+    return StaffBookingOut(
+        id=v.id,
+        code=v.code,
+        state=v.state,
+        service_id=v.service_id,
+        starts_at=v.starts_at,
+        local_start=v.local_start,
+        id_masked=v.id_masked,
+        station_id=None,
+        ticket_id=v.ticket_id,
+    )

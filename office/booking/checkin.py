@@ -101,7 +101,9 @@ def check_in(
         if code:
             appt = find_by_code(ctx, r, office_id, code, id_number)
         elif id_number:
-            appt = _todays_booking(ctx, r, office_id, id_number, now)
+            appt = _todays_booking(
+                ctx, r, office_id, id_number, _local_today(zone, now), now - policy.checkin_late
+            )
         else:
             raise ApiError(
                 422, "code_or_id_required", "请输入预约码或读取身份证 / enter the code or read the ID card"
@@ -174,24 +176,30 @@ def _local_today(zone: str, now: datetime) -> date:
 
 
 def _todays_booking(
-    ctx: OfficeContext, r: Session, office_id: int, id_number: str, now: datetime
+    ctx: OfficeContext,
+    r: Session,
+    office_id: int,
+    id_number: str,
+    today: date,
+    window_closed_before: datetime,
 ) -> Appointment:
+    """The resident's booking today: the first whose check-in window is still open, else the first."""
     id_hash = ctx.cipher.lookup_hash(id_number)
-    appt = r.scalar(
-        select(Appointment)
-        .where(
-            Appointment.office_id == office_id,
-            Appointment.id_hash == id_hash,
-            Appointment.state == _BOOKED,
-            Appointment.starts_at >= now - timedelta(hours=12),
-            Appointment.starts_at <= now + timedelta(hours=12),
+    found = list(
+        r.scalars(
+            select(Appointment)
+            .where(
+                Appointment.office_id == office_id,
+                Appointment.id_hash == id_hash,
+                Appointment.state == _BOOKED,
+                Appointment.local_date == today,
+            )
+            .order_by(Appointment.starts_at)
         )
-        .order_by(Appointment.starts_at)
-        .limit(1)
     )
-    if appt is None:
+    if not found:
         raise ApiError(404, "no_booking_today", "今天没有您的预约 / no booking for you today")
-    return appt
+    return next((a for a in found if a.starts_at >= window_closed_before), found[0])
 
 
 def mark_no_shows(ctx: OfficeContext) -> int:

@@ -48,7 +48,7 @@ class BookingView:
             f"时间 Time: {self.local_start}",
             f"预约码 Code: {self.code}",
             f"身份证 ID: {self.id_masked}",
-            "请提前30分钟内到服务站签到 / check in up to 30 min early",
+            "请按预约时间提前到服务站签到 / please check in at the station before your time",
         ]
 
 

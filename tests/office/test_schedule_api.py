@@ -187,3 +187,19 @@ def test_rota_changes_resync_live_capacity_without_taking_places_away(harness: O
         "/api/kiosk/booking/holds", json={"service_id": svc, "starts_at": local(2026, 3, 3, 10).isoformat()}
     )
     assert r.status_code == 201
+
+
+def test_staff_cancel_needs_no_id_ignores_the_cutoff_and_is_office_scoped(harness: OfficeHarness) -> None:
+    """An agent cancels inside the cut-off on the resident's behalf; the audit keeps who did it."""
+    h = harness
+    svc = add_service(h)
+    add_agents(h, 1)
+    b = book(kiosk(h), svc, local(2026, 3, 2, 11))
+    h.clock.set(local(2026, 3, 2, 10, 30))
+    agent = h.login(Role.AGENT)
+    r = agent.post(f"/api/offices/{h.office_id}/appointments/{b['code']}/cancel", json={"reason": "电话取消"})
+    assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    r = agent.post(f"/api/offices/{h.office_id}/appointments/{b['code']}/cancel", json={"reason": "x"})
+    assert r.status_code == 409
+    r = agent.post(f"/api/offices/{h.office_id + 1}/appointments/{b['code']}/cancel", json={"reason": "x"})
+    assert r.status_code == 403
