@@ -2,8 +2,10 @@
 
 Nothing here imports the rest of the project.  Start from :func:`open_device`::
 
-    from hardware import open_device
-    with open_device("idcard", "sim://idcard?card=resident-male") as reader:
+    from hardware import open_device_as
+    from hardware.idcard import IdCardReader
+
+    with open_device_as(IdCardReader, "sim://idcard?card=resident-male") as reader:
         card = reader.read_card()
 
 Sub-packages: ``hardware.idcard`` (SAM ID-card readers), ``hardware.fingerprint``
@@ -44,7 +46,7 @@ from hardware.errors import (
     UserActionRequired,
 )
 from hardware.health import HealthLevel, HealthResult, HealthStep, RecommendedAction
-from hardware.registry import BACKENDS, open_device, parse_device_url
+from hardware.registry import BACKENDS, open_device, open_device_as, parse_device_url
 from hardware.stats import Statistics
 
 __all__ = [
@@ -86,5 +88,6 @@ __all__ = [
     "UnsupportedOperation",
     "UserActionRequired",
     "open_device",
+    "open_device_as",
     "parse_device_url",
 ]

@@ -17,16 +17,24 @@ import re
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from hardware.clock import Clock, RealClock
 from hardware.device import DEVICE_KINDS, Device
 from hardware.errors import ConfigurationError
 from hardware.stats import Statistics
 
-__all__ = ["BACKENDS", "DeviceFactory", "open_device", "parse_device_url", "statistics_path"]
+__all__ = [
+    "BACKENDS",
+    "DeviceFactory",
+    "open_device",
+    "open_device_as",
+    "parse_device_url",
+    "statistics_path",
+]
 
 DeviceFactory = Callable[..., Device]
+D = TypeVar("D", bound=Device)
 
 BACKENDS: dict[tuple[str, str], str] = {
     ("idcard", "sim"): "hardware.idcard.sim:open_sim_idcard_reader",
@@ -107,3 +115,24 @@ def open_device(
     if name is not None:
         device.name = name
     return device
+
+
+def open_device_as(
+    device_class: Callable[..., D],
+    url: str,
+    *,
+    clock: Clock | None = None,
+    stats_dir: Path | None = None,
+    name: str | None = None,
+) -> D:
+    """Like :func:`open_device` for ``device_class.kind``, typed as ``device_class``.
+
+    ``open_device_as(IdCardReader, url)`` returns an ``IdCardReader`` (statically
+    and at run time); a backend of another class raises ConfigurationError.
+    """
+    # Typed as a callable so abstract classes (IdCardReader…) are accepted by mypy.
+    cls = cast(type[Device], device_class)
+    device = open_device(cls.kind, url, clock=clock, stats_dir=stats_dir, name=name)
+    if not isinstance(device, cls):
+        raise ConfigurationError(f"{url!r} is not a {cls.__name__} backend")
+    return cast(D, device)

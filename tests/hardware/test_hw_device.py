@@ -428,6 +428,27 @@ def test_url_parsing_and_statistics_path(tmp_path: Path) -> None:
     assert statistics_path(tmp_path, "idcard", parts).name == "idcard-serial-dev_ttyUSB0.json"
 
 
+def test_open_device_as_types_and_checks_the_class() -> None:
+    """open_device_as returns the requested device class and refuses a mismatched backend."""
+    from hardware.fingerprint import FingerprintScanner
+    from hardware.idcard import IdCardReader
+    from hardware.registry import open_device_as
+
+    reader = open_device_as(IdCardReader, "sim://idcard?latency=0")
+    assert isinstance(reader, IdCardReader) and reader.kind == "idcard"
+    assert isinstance(open_device_as(FingerprintScanner, "sim://fingerprint"), FingerprintScanner)
+
+
+def test_open_device_as_rejects_wrong_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table row pointing at a backend of the wrong class is a configuration error."""
+    from hardware.idcard import IdCardReader
+    from hardware.registry import open_device_as
+
+    monkeypatch.setitem(BACKENDS, ("idcard", "odd"), "hardware.fingerprint.sim:open_sim_fingerprint_scanner")
+    with pytest.raises(ConfigurationError, match="IdCardReader"):
+        open_device_as(IdCardReader, "odd://x")
+
+
 def test_registry_sets_logical_name() -> None:
     """open_device(name=…) sets the logical device name used in events."""
     device = open_device("idcard", "sim://idcard?latency=0", name="idcard.main")
