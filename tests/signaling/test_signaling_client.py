@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -578,3 +579,40 @@ async def test_replaced_connection_does_not_announce_offline() -> None:
     finally:
         await office.stop()
         await bus.close()
+
+
+async def test_reconnect_sends_hello_resume_then_queued_frames_in_order() -> None:
+    """On the wire after a drop: hello, resume(call, last seq), then the frames queued meanwhile."""
+    sessions: list[list[dict[str, Any]]] = []
+    second_done = asyncio.Event()
+
+    async def recorder(ws: ServerConnection) -> None:
+        frames: list[dict[str, Any]] = []
+        sessions.append(frames)
+        frames.append(json.loads(await ws.recv()))
+        await ws.send(serialize(Welcome(connection_id=f"c{len(sessions)}", role=Role.KIOSK, party_id="k1")))
+        if len(sessions) == 1:
+            await ws.send(serialize(CallState(call_id=CALL, state=CallStateName.CONNECTED, seq=4)))
+            await ws.wait_closed()
+            return
+        while len([f for f in frames if f["type"] != "ping"]) < 4:
+            frames.append(json.loads(await ws.recv()))
+        second_done.set()
+        await ws.wait_closed()
+
+    async with serve(recorder, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with _client(f"ws://127.0.0.1:{port}/", Role.KIOSK, "k") as client:
+            await client.wait_connected()
+            await _expect(client, CallState)
+            assert (client.active_call, client.last_seq) == (CALL, 4)
+            for connection in server.connections:
+                connection.transport.abort()
+            await _until(lambda: _not(client.connected))
+            await client.send(Candidate(call_id=CALL, candidate=None))
+            await client.send(CallEnd(call_id=CALL))
+            async with asyncio.timeout(5):
+                await second_done.wait()
+    frames = [f for f in sessions[1] if f["type"] != "ping"]
+    assert [f["type"] for f in frames[:4]] == ["hello", "resume", "candidate", "call.end"]
+    assert (frames[1]["call_id"], frames[1]["last_seq"]) == (CALL, 4)
