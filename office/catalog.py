@@ -203,6 +203,8 @@ def update_service(ctx: OfficeContext, service_id: int, spec: ServiceSpec, actor
             raise ApiError(404, "service_not_found", "no such service")
         if spec.code != service.code:
             raise ApiError(422, "code_immutable", "a service's code cannot change")
+        service.materials.clear()
+        s.flush()  # delete the old rows before inserting positions again
         _apply(service, spec, _category_id(s, spec.category))
         service.version += 1
         service.updated_at = ctx.clock.now()

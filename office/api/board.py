@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 
 from office.api.common import Public
@@ -20,6 +21,10 @@ from office.queue import board
 __all__ = ["router"]
 
 router = APIRouter(tags=["board"])
+
+#: Identifiers are INTEGER columns: larger values are refused with 422 before reaching the database.
+MAX_DB_ID = 2**31 - 1
+DbId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
 
 #: Topics a board receives (queue events only; no agent or audit traffic).
 BOARD_TOPICS_PREFIX = "queue."
@@ -81,7 +86,10 @@ def _call(c: board.BoardCall) -> BoardCallOut:
     responses={404: {"description": "no such office or station"}},
 )
 def get_board(
-    office_id: int, request: Request, _: Public, station_id: int | None = Query(default=None, ge=1)
+    office_id: DbId,
+    request: Request,
+    _: Public,
+    station_id: int | None = Query(default=None, ge=1, le=MAX_DB_ID),
 ) -> BoardOut:
     snap = board.snapshot(ctx_of(request), office_id, station_id)
     return BoardOut(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -18,6 +18,10 @@ from office.errors import ApiError
 from office.models import Service, ServiceCategory
 
 router = APIRouter(prefix="/api/catalog", tags=["catalog"])
+
+#: Identifiers are INTEGER columns: larger values are refused with 422 before reaching the database.
+MAX_DB_ID = 2**31 - 1
+DbId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
 
 
 class CategoryOut(BaseModel):
@@ -112,7 +116,7 @@ def list_services(
 
 
 @router.get("/services/{service_id}", response_model=ServiceOut, summary="One service", responses=_NOT_FOUND)
-def get_service(service_id: int, request: Request, _: Public) -> ServiceOut:
+def get_service(service_id: DbId, request: Request, _: Public) -> ServiceOut:
     codes = _codes(request)
     with ctx_of(request).read_db() as s:
         sv = s.get(Service, service_id, options=[selectinload(Service.materials)])
@@ -127,7 +131,7 @@ def get_service(service_id: int, request: Request, _: Public) -> ServiceOut:
     summary="A service as it was at one version (what a past ticket or case saw)",
     responses={404: {"description": "no such revision"}},
 )
-def get_revision(service_id: int, version: int, request: Request, _: Public) -> RevisionOut:
+def get_revision(service_id: DbId, version: DbId, request: Request, _: Public) -> RevisionOut:
     with ctx_of(request).read_db() as s:
         rev = catalog.revision(s, service_id, version)
         return RevisionOut(
@@ -153,7 +157,7 @@ def create_service(body: ServiceSpec, request: Request, p: AdminOnly) -> Service
     summary="Replace a service's definition (a new version; past tickets keep theirs)",
     responses={**_NOT_FOUND, 422: {"description": "invalid definition"}},
 )
-def update_service(service_id: int, body: ServiceSpec, request: Request, p: AdminOnly) -> ServiceOut:
+def update_service(service_id: DbId, body: ServiceSpec, request: Request, p: AdminOnly) -> ServiceOut:
     sv = catalog.update_service(ctx_of(request), service_id, body, p.actor)
     return _out(sv, body.category)
 
@@ -164,7 +168,7 @@ def update_service(service_id: int, body: ServiceSpec, request: Request, p: Admi
     summary="Stop offering a service",
     responses=_NOT_FOUND,
 )
-def deactivate(service_id: int, request: Request, p: AdminOnly) -> ServiceOut:
+def deactivate(service_id: DbId, request: Request, p: AdminOnly) -> ServiceOut:
     sv = catalog.set_active(ctx_of(request), service_id, False, p.actor)
     return _out(sv, _codes(request).get(sv.category_id, ""))
 
@@ -175,6 +179,6 @@ def deactivate(service_id: int, request: Request, p: AdminOnly) -> ServiceOut:
     summary="Offer a service again",
     responses=_NOT_FOUND,
 )
-def activate(service_id: int, request: Request, p: AdminOnly) -> ServiceOut:
+def activate(service_id: DbId, request: Request, p: AdminOnly) -> ServiceOut:
     sv = catalog.set_active(ctx_of(request), service_id, True, p.actor)
     return _out(sv, _codes(request).get(sv.category_id, ""))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from office import audit
@@ -27,6 +27,10 @@ from office.queue.numbering import business_date
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/queue", tags=["queue"])
+
+#: Identifiers are INTEGER columns: larger values are refused with 422 before reaching the database.
+MAX_DB_ID = 2**31 - 1
+DbId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
 
 KioskOrStaff = Annotated[Principal, Depends(Allow(Role.AGENT, Role.SUPERVISOR, Role.ADMIN, kiosk=True))]
 Agents = Annotated[Principal, Depends(Allow(Role.AGENT, Role.SUPERVISOR))]
@@ -46,12 +50,12 @@ _STEP: dict[int | str, dict[str, Any]] = {
 class TicketIssue(StrictModel):
     """Take a number. ``id_number`` binds it to the resident (stored hashed and encrypted only)."""
 
-    service_id: int = Field(ge=1)
+    service_id: int = Field(ge=1, le=MAX_DB_ID)
     id_number: str | None = Field(default=None, min_length=15, max_length=20)
     #: Staff only: grant statutory priority with this reason code (e.g. ``disability``).
     priority_reason: str = Field(default="", max_length=30, pattern=r"^[a-z_]*$")
     #: Staff only: the station the resident is at.
-    station_id: int | None = Field(default=None, ge=1)
+    station_id: int | None = Field(default=None, ge=1, le=MAX_DB_ID)
 
 
 class EstimateOut(BaseModel):
@@ -112,8 +116,8 @@ class Reason(StrictModel):
 class TransferIn(StrictModel):
     """Transfer to another service and/or a named agent."""
 
-    service_id: int | None = Field(default=None, ge=1)
-    agent_id: int | None = Field(default=None, ge=1)
+    service_id: int | None = Field(default=None, ge=1, le=MAX_DB_ID)
+    agent_id: int | None = Field(default=None, ge=1, le=MAX_DB_ID)
     placement: Placement = Placement.AGE
     reason: str = Field(default="", max_length=200)
 
@@ -316,7 +320,7 @@ def issue(
 @router.get(
     "/tickets/{ticket_id}", response_model=TicketOut, summary="A ticket's status", responses=_TICKET_404
 )
-def get_ticket(ticket_id: int, request: Request, p: KioskOrStaff) -> TicketOut:
+def get_ticket(ticket_id: DbId, request: Request, p: KioskOrStaff) -> TicketOut:
     ctx = ctx_of(request)
     caller = _caller(p)
     with ctx.read_db() as s:
@@ -333,7 +337,7 @@ def get_ticket(ticket_id: int, request: Request, p: KioskOrStaff) -> TicketOut:
 @router.post(
     "/tickets/{ticket_id}/leave", response_model=TicketOut, summary="Leave the queue", responses=_STEP
 )
-def leave(ticket_id: int, body: Reason, request: Request, p: KioskOrStaff) -> TicketOut:
+def leave(ticket_id: DbId, body: Reason, request: Request, p: KioskOrStaff) -> TicketOut:
     ctx = ctx_of(request)
     return _ticket_out(ctx, actions.leave(ctx, ticket_id, _caller(p), body.reason))
 
@@ -344,14 +348,14 @@ def leave(ticket_id: int, body: Reason, request: Request, p: KioskOrStaff) -> Ti
     summary="A missed resident rejoins (within the office's window)",
     responses=_STEP,
 )
-def rejoin(ticket_id: int, request: Request, p: KioskOrStaff) -> TicketOut:
+def rejoin(ticket_id: DbId, request: Request, p: KioskOrStaff) -> TicketOut:
     ctx = ctx_of(request)
     return _ticket_out(ctx, actions.rejoin(ctx, ticket_id, _caller(p)))
 
 
 @router.get("/tickets", response_model=list[TicketOut], summary="Queued tickets in call order")
 def list_queued(
-    request: Request, p: OfficeStaff, office_id: int | None = Query(default=None, ge=1)
+    request: Request, p: OfficeStaff, office_id: int | None = Query(default=None, ge=1, le=MAX_DB_ID)
 ) -> list[TicketOut]:
     ctx = ctx_of(request)
     return [_out(st) for st in status.queued_list(ctx, _office_for(p, office_id))]
@@ -363,7 +367,7 @@ def list_queued(
     summary="Grant statutory priority (audited)",
     responses=_STEP,
 )
-def set_priority(ticket_id: int, body: PriorityIn, request: Request, p: OfficeStaff) -> TicketOut:
+def set_priority(ticket_id: DbId, body: PriorityIn, request: Request, p: OfficeStaff) -> TicketOut:
     ctx = ctx_of(request)
     return _ticket_out(ctx, actions.set_staff_priority(ctx, ticket_id, _caller(p), body.reason_code))
 
@@ -390,13 +394,13 @@ def call_next(request: Request, p: Agents) -> CallOut:
     summary="Call one ticket out of order (reason logged)",
     responses=_STEP,
 )
-def call_specific(ticket_id: int, body: CallSpecific, request: Request, p: Agents) -> TicketOut:
+def call_specific(ticket_id: DbId, body: CallSpecific, request: Request, p: Agents) -> TicketOut:
     ctx = ctx_of(request)
     return _ticket_out(ctx, calling.call_ticket(ctx, p.require_user().id, ticket_id, body.reason, p.actor))
 
 
 def _agent_step(event: str, summary: str) -> None:
-    def handler(ticket_id: int, body: Reason, request: Request, p: Agents) -> TicketOut:
+    def handler(ticket_id: DbId, body: Reason, request: Request, p: Agents) -> TicketOut:
         ctx = ctx_of(request)
         return _ticket_out(ctx, actions.agent_step(ctx, ticket_id, event, _caller(p), body.reason))
 
@@ -425,7 +429,7 @@ _agent_step("complete", "Service finished: done")
     summary="Ring the resident again",
     responses=_STEP,
 )
-def recall(ticket_id: int, request: Request, p: Agents) -> TicketOut:
+def recall(ticket_id: DbId, request: Request, p: Agents) -> TicketOut:
     ctx = ctx_of(request)
     return _ticket_out(ctx, actions.recall(ctx, ticket_id, _caller(p)))
 
@@ -436,7 +440,7 @@ def recall(ticket_id: int, request: Request, p: Agents) -> TicketOut:
     summary="Transfer to another service or a named agent (front, end or by age)",
     responses=_STEP,
 )
-def transfer(ticket_id: int, body: TransferIn, request: Request, p: Agents) -> TicketOut:
+def transfer(ticket_id: DbId, body: TransferIn, request: Request, p: Agents) -> TicketOut:
     ctx = ctx_of(request)
     t = actions.transfer(
         ctx,
@@ -451,7 +455,7 @@ def transfer(ticket_id: int, body: TransferIn, request: Request, p: Agents) -> T
 
 
 @router.post("/tickets/{ticket_id}/hold", response_model=TicketOut, summary="Put on hold", responses=_STEP)
-def hold(ticket_id: int, body: Reason, request: Request, p: Agents) -> TicketOut:
+def hold(ticket_id: DbId, body: Reason, request: Request, p: Agents) -> TicketOut:
     ctx = ctx_of(request)
     return _ticket_out(ctx, actions.hold(ctx, ticket_id, _caller(p), body.reason))
 
@@ -459,7 +463,7 @@ def hold(ticket_id: int, body: Reason, request: Request, p: Agents) -> TicketOut
 @router.post(
     "/tickets/{ticket_id}/resume", response_model=TicketOut, summary="Resume a held ticket", responses=_STEP
 )
-def resume(ticket_id: int, request: Request, p: Agents) -> TicketOut:
+def resume(ticket_id: DbId, request: Request, p: Agents) -> TicketOut:
     ctx = ctx_of(request)
     return _ticket_out(ctx, actions.resume(ctx, ticket_id, _caller(p)))
 
@@ -498,7 +502,7 @@ def set_my_state(body: AgentStateIn, request: Request, p: Agents) -> AgentOut:
 
 @router.get("/agents", response_model=list[AgentOut], summary="Agents' queue states in the office")
 def list_agents(
-    request: Request, p: OfficeStaff, office_id: int | None = Query(default=None, ge=1)
+    request: Request, p: OfficeStaff, office_id: int | None = Query(default=None, ge=1, le=MAX_DB_ID)
 ) -> list[AgentOut]:
     return [_agent_out(v) for v in agents.list_agents(ctx_of(request), _office_for(p, office_id))]
 
@@ -509,7 +513,7 @@ def list_agents(
     summary="Set an agent's skills (empty = generalist)",
     responses={404: {"description": "no such agent in your office"}},
 )
-def set_skills(user_id: int, body: SkillsIn, request: Request, p: Supervisors) -> AgentOut:
+def set_skills(user_id: DbId, body: SkillsIn, request: Request, p: Supervisors) -> AgentOut:
     ctx = ctx_of(request)
     with ctx.read_db() as s:
         target = s.get(User, user_id)
@@ -538,7 +542,7 @@ def _settings_out(cfg: QueueConfig) -> QueueSettingsIO:
 
 @router.get("/settings", response_model=QueueSettingsIO, summary="The office's queue settings")
 def get_settings(
-    request: Request, p: OfficeStaff, office_id: int | None = Query(default=None, ge=1)
+    request: Request, p: OfficeStaff, office_id: int | None = Query(default=None, ge=1, le=MAX_DB_ID)
 ) -> QueueSettingsIO:
     with ctx_of(request).read_db() as s:
         return _settings_out(load_config(s, _office_for(p, office_id)))
@@ -551,7 +555,10 @@ def get_settings(
     responses={404: {"description": "no such office"}},
 )
 def put_settings(
-    body: QueueSettingsIO, request: Request, p: Supervisors, office_id: int | None = Query(default=None, ge=1)
+    body: QueueSettingsIO,
+    request: Request,
+    p: Supervisors,
+    office_id: int | None = Query(default=None, ge=1, le=MAX_DB_ID),
 ) -> QueueSettingsIO:
     ctx = ctx_of(request)
     oid = _office_for(p, office_id)
@@ -572,11 +579,16 @@ def put_settings(
     return _settings_out(cfg)
 
 
-@router.get("/stats", response_model=StatsOut, summary="Counts and wait-estimate accuracy (MAE, p90)")
+@router.get(
+    "/stats",
+    response_model=StatsOut,
+    summary="Counts and wait-estimate accuracy (MAE, p90)",
+    responses={404: {"description": "no such office"}},
+)
 def get_stats(
     request: Request,
     p: OfficeStaff,
-    office_id: int | None = Query(default=None, ge=1),
+    office_id: int | None = Query(default=None, ge=1, le=MAX_DB_ID),
     first_day: date | None = None,
     last_day: date | None = None,
 ) -> StatsOut:
