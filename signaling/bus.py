@@ -191,23 +191,36 @@ class Bus(abc.ABC):
 
 
 class InProcessBus(Bus):
-    """A bus inside one process (the single-machine default)."""
+    """A bus inside one process (the single-machine default).
 
-    def __init__(self, *, max_pending: int = DEFAULT_MAX_PENDING) -> None:
+    Replay logs of at most ``max_logs`` (party, call) keys are kept; the least recently used go
+    first, so calls that never announced their end cannot grow memory without bound.
+    """
+
+    def __init__(self, *, max_pending: int = DEFAULT_MAX_PENDING, max_logs: int = 10_000) -> None:
         self.max_pending = max_pending
         self._channels: dict[str, set[Subscription]] = {}
         self._closed = False
-        self._seqs: dict[str, int] = {}
+        self.max_logs = max_logs
+        self._seqs: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._logs: dict[str, collections.deque[tuple[int, str]]] = {}
+
+    def _touch(self, key: str) -> None:
+        self._seqs.move_to_end(key)
+        while len(self._seqs) > self.max_logs:
+            old, _ = self._seqs.popitem(last=False)
+            self._logs.pop(old, None)
 
     async def next_seq(self, key: str) -> int:
         """Increment the in-memory counter."""
         self._seqs[key] = self._seqs.get(key, 0) + 1
+        self._touch(key)
         return self._seqs[key]
 
     async def bump_seq(self, key: str, at_least: int) -> None:
         """Raise the in-memory counter."""
         self._seqs[key] = max(self._seqs.get(key, 0), at_least)
+        self._touch(key)
 
     async def log_append(self, key: str, seq: int, payload: str, keep: int) -> None:
         """Append to a bounded in-memory tail."""

@@ -287,3 +287,16 @@ def test_open_presence_schemes() -> None:
     assert isinstance(open_presence("memory://"), InMemoryPresence)
     with pytest.raises(ValueError, match="unsupported"):
         open_presence("etcd://x")
+
+
+async def test_in_process_replay_logs_are_bounded() -> None:
+    """The in-process bus keeps at most max_logs replay logs, dropping the least recently used."""
+    bus = InProcessBus(max_logs=2)
+    for key in ("a", "b"):
+        await bus.log_append(key, await bus.next_seq(key), f"{key}1", keep=4)
+    await bus.next_seq("a")  # "a" is now the most recently used
+    await bus.log_append("c", await bus.next_seq("c"), "c1", keep=4)
+    assert await bus.log_since("b", 0) == []
+    assert await bus.log_since("a", 0) == ["a1"]
+    assert await bus.log_since("c", 0) == ["c1"]
+    await bus.close()
