@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import swagger_ui
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
@@ -27,6 +29,7 @@ from office.settings import Settings
 __all__ = ["UndeclaredAccess", "create_app"]
 
 log = logging.getLogger("office.app")
+_STATIC = Path(__file__).parent / "static"
 
 
 class UndeclaredAccess(RuntimeError):
@@ -60,6 +63,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
         version="0.1.0",
         description="Street-office server for remote video-assisted service kiosks (远程视频帮办).",
         lifespan=lifespan,
+        docs_url=None,  # served below from packaged assets: no CDN at run time
+        redoc_url=None,
     )
     app.state.ctx = ctx
     install_error_handlers(app)
@@ -74,6 +79,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     def root(_: Public) -> RedirectResponse:
         return RedirectResponse("/console/", status_code=307)
 
+    @app.get("/docs", include_in_schema=False)
+    def docs(_: Public) -> FileResponse:
+        return FileResponse(_STATIC / "docs.html")
+
+    app.mount(
+        "/docs-assets", StaticFiles(directory=Path(swagger_ui.__file__).parent / "static"), name="docs-assets"
+    )
+    app.mount("/docs-static", StaticFiles(directory=_STATIC), name="docs-static")
     app.mount("/console", StaticFiles(directory=agent_console.STATIC_DIR, html=True), name="console")
     _assert_access_declared(app)
     app.add_middleware(RequestContextMiddleware, metrics=ctx.metrics)

@@ -55,3 +55,15 @@ def test_wrong_password_shows_a_clear_message_and_logout_returns_to_login(
     page.wait_for_url(f"{live_office.url}/console/login.html")
     page.goto(f"{live_office.url}/console/")
     page.wait_for_url(f"{live_office.url}/console/login.html?next=%2Fconsole%2F")
+
+
+def test_api_docs_render_from_packaged_assets_without_network(live_office: LiveOffice, page: Any) -> None:
+    """/docs shows Swagger UI with the office's operations, loading nothing from outside the office."""
+    requested: list[str] = []
+    page.on("request", lambda req: requested.append(req.url))
+    page.goto(f"{live_office.url}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("doorstep office")
+    expect(page.locator("#operations-auth-login_api_auth_login_post")).to_be_visible()
+    assert requested
+    assert all(url.startswith(live_office.url) for url in requested), requested
+    assert page.console_errors == []
