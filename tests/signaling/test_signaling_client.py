@@ -323,10 +323,13 @@ async def test_dropped_socket_reconnects_resumes_and_flushes(
     await agent.send(Description(call_id=CALL, sdp_type="offer", sdp="v=0 first"))
     first = await _expect(kiosk, Description)
     socket = office.sockets[KIOSK]
+    kiosk.url = "ws://127.0.0.1:9/"  # keep the kiosk away until the agent's message is logged
     socket.transport.abort()
     await _until(lambda: _not(kiosk.connected))
     await kiosk.send(Candidate(call_id=CALL, candidate=IceCandidate(candidate="candidate:queued")))
     await agent.send(Description(call_id=CALL, sdp_type="offer", sdp="v=0 missed"))
+    await _until(lambda: _logged(office, "v=0 missed"))
+    kiosk.url = office.url
     missed = await _expect(kiosk, Description)
     assert missed.sdp == "v=0 missed"
     assert missed.seq is not None and first.seq is not None and missed.seq > first.seq
@@ -616,3 +619,51 @@ async def test_reconnect_sends_hello_resume_then_queued_frames_in_order() -> Non
     frames = [f for f in sessions[1] if f["type"] != "ping"]
     assert [f["type"] for f in frames[:4]] == ["hello", "resume", "candidate", "call.end"]
     assert (frames[1]["call_id"], frames[1]["last_seq"]) == (CALL, 4)
+
+
+@pytest.mark.redis
+async def test_resume_on_another_instance_replays_from_redis(redis_url: str, unique_prefix: str) -> None:
+    """A kiosk that drops from instance A and comes back on B gets what it missed, from Redis."""
+    calls = MemoryCalls()
+    calls.add(CALL, CallStateName.CONNECTED)
+    a, b = (
+        MiniOffice(
+            RedisBus.from_url(redis_url, prefix=unique_prefix),
+            RedisPresence.from_url(redis_url, prefix=unique_prefix),
+            calls,
+            name,
+        )
+        for name in ("office-a", "office-b")
+    )
+    await a.start()
+    await b.start()
+    kiosk = _client(a.url, Role.KIOSK, "kiosk-k1")
+    agent = _client(b.url, Role.AGENT, "agent-a1")
+    try:
+        async with kiosk, agent:
+            await kiosk.wait_connected()
+            await agent.wait_connected()
+            for party in (KIOSK, AGENT):
+                await a.hub.send_to(party, CallState(call_id=CALL, state=CallStateName.CONNECTED))
+            await _expect(kiosk, CallState)
+            await _expect(agent, CallState)
+            kiosk.url = "ws://127.0.0.1:9/"  # unreachable while the agent sends
+            await a.stop()
+            await _until(lambda: _not(kiosk.connected))
+            await agent.send(Description(call_id=CALL, sdp_type="offer", sdp="v=0 while away", generation=1))
+            await _until(lambda: _logged(b, "v=0 while away"))
+            kiosk.url = b.url  # the load balancer sends the reconnect to the other instance
+            missed = await _expect(kiosk, Description)
+            assert missed.sdp == "v=0 while away"
+            resumed = await _expect(kiosk, CallState)
+            assert resumed.seq is not None and missed.seq is not None and resumed.seq > missed.seq
+            assert kiosk.welcome is not None and kiosk.welcome.instance == "office-b"
+    finally:
+        await b.stop()
+        for office in (a, b):
+            await office.hub.bus.close()
+            await office.hub.presence.close()
+
+
+async def _logged(office: MiniOffice, text: str) -> bool:
+    return any(text in entry for entry in await office.hub.bus.log_since(f"kiosk.k1.{CALL}", 0))
