@@ -56,6 +56,7 @@ WORK_SIDE = 640
 
 _MIN_AREA_RATIO = 0.08
 _MAX_ANGLE_RANGE = 60.0
+_MIN_EDGE_SUPPORT = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +208,7 @@ def _refine_full_res(frame: Image8, quad: Quad, search: float, samples: int = 48
         denom = g0 - 2 * g1 + g2
         frac = np.where(denom < 0, 0.5 * (g0 - g2) / np.where(denom < 0, denom, -1.0), 0.0)
         offset = float(steps[0]) + j.astype(np.float32) + 0.5 + np.clip(frac, -0.5, 0.5)
-        good = inside & (g1 >= 6.0)
+        good = inside & (g1 >= 3.0)
         if int(good.sum()) < samples // 3:
             lines.append((a.astype(np.float64), u.astype(np.float64)))
             continue
@@ -283,6 +284,8 @@ def _detect(frame: Image8, small: Image8, scale: float, *, refine: bool) -> Page
             if refine:
                 full, _ = _refine_full_res(frame, full, search=max(4.0, 6.0 / scale))
                 full, support = _refine_full_res(frame, full, search=max(3.0, 2.0 / scale))
+                if support < _MIN_EDGE_SUPPORT:
+                    continue  # no real edge under the outline: a blob of the desk, not a page
             score = support * (0.75 + 0.25 * area / frame_area)
             if best is None or score > best[0]:
                 best = (score, full, area, method)
