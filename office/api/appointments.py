@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -236,10 +236,15 @@ def kiosk_slots(
     "/kiosk/booking/holds",
     response_model=HoldOut,
     status_code=201,
-    summary="Hold a place in a slot (first holds win)",
+    summary="Hold a place in a slot (first holds win); send Idempotency-Key to make retries safe",
     responses={404: _ERR[404], 409: _ERR[409], 422: _ERR[422]},
 )
-def kiosk_hold(body: HoldIn, request: Request, p: KioskOnly) -> HoldOut:
+def kiosk_hold(
+    body: HoldIn,
+    request: Request,
+    p: KioskOnly,
+    idempotency_key: Annotated[str | None, Header(min_length=8, max_length=64)] = None,
+) -> HoldOut:
     k = p.require_kiosk()
     h = booking.hold_slot(
         ctx_of(request),
@@ -248,6 +253,7 @@ def kiosk_hold(body: HoldIn, request: Request, p: KioskOnly) -> HoldOut:
         starts_at=body.starts_at,
         station_id=k.station_id,
         kiosk_id=k.id,
+        idempotency_key=idempotency_key,
     )
     return HoldOut(
         hold_id=h.appointment_id,

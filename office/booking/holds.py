@@ -10,17 +10,20 @@ capacity row for the rest of the transaction; SQLite writers serialize at ``BEGI
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from office.booking.lifecycle import next_state
 from office.booking.policy import load_policy
-from office.booking.slots import bookable_service, check_slot
+from office.booking.slots import SlotCheck, bookable_service, check_slot
 from office.booking.sql import changed
 from office.context import OfficeContext
 from office.errors import ApiError
@@ -140,9 +143,20 @@ def hold_slot(
     starts_at: datetime,
     station_id: int | None = None,
     kiosk_id: int | None = None,
+    idempotency_key: str | None = None,
 ) -> Hold:
-    """Hold one place in a slot for ``policy.hold_minutes``; 409 ``slot_full`` when none is left."""
+    """Hold one place in a slot for ``policy.hold_minutes``; 409 ``slot_full`` when none is left.
+
+    With an ``idempotency_key`` (per kiosk) a repeated request returns the same hold and token
+    instead of taking a second place; reusing the key for another slot is a 422.
+    """
+    if idempotency_key is not None and kiosk_id is None:
+        raise ValueError("idempotency keys are scoped to a kiosk")
     now = ctx.clock.now()
+    if idempotency_key is not None:
+        replay = _replay(ctx, kiosk_id, idempotency_key, service_id, starts_at)
+        if replay is not None:
+            return replay
     with ctx.read_db() as r:
         policy = load_policy(r, office_id)
         service = bookable_service(r, service_id)
@@ -154,8 +168,61 @@ def hold_slot(
             # Fast refusal without taking the write lock; it can only err towards "full" for an
             # instant, never towards overbooking (the write path below is the guarantee).
             raise ApiError(409, "slot_full", "该时段已约满 / that slot is fully booked")
-    token = secrets.token_urlsafe(24)
+    token = _idem_token(ctx, kiosk_id, idempotency_key) if idempotency_key else secrets.token_urlsafe(24)
     expires = now + policy.hold
+    try:
+        return _insert_hold(
+            ctx, office_id, service_id, station_id, kiosk_id, idempotency_key, check, token, expires
+        )
+    except IntegrityError:
+        # A concurrent request with the same key won; its transaction holds the place.
+        if idempotency_key is None:
+            raise
+        replay = _replay(ctx, kiosk_id, idempotency_key, service_id, starts_at)
+        if replay is None:
+            raise
+        return replay
+
+
+def _idem_token(ctx: OfficeContext, kiosk_id: int | None, key: str) -> str:
+    """The hold token for a keyed request, derivable again only by this server (replays)."""
+    secret = ctx.settings.secret_key.get_secret_value().encode()
+    return hmac.new(secret, f"hold:{kiosk_id}:{key}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def _replay(
+    ctx: OfficeContext, kiosk_id: int | None, key: str, service_id: int, starts_at: datetime
+) -> Hold | None:
+    with ctx.read_db() as r:
+        appt = r.scalar(
+            select(Appointment).where(Appointment.kiosk_id == kiosk_id, Appointment.hold_idem_key == key)
+        )
+    if appt is None:
+        return None
+    if appt.service_id != service_id or appt.starts_at != starts_at:
+        raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used for another slot")
+    return Hold(
+        appt.id,
+        _idem_token(ctx, kiosk_id, key),
+        service_id,
+        appt.starts_at,
+        appt.ends_at,
+        appt.hold_expires_at,
+    )
+
+
+def _insert_hold(
+    ctx: OfficeContext,
+    office_id: int,
+    service_id: int,
+    station_id: int | None,
+    kiosk_id: int | None,
+    idempotency_key: str | None,
+    check: SlotCheck,
+    token: str,
+    expires: datetime,
+) -> Hold:
+    now = ctx.clock.now()
     with ctx.db() as s, s.begin():
         slot_id = ensure_slot_row(s, office_id, service_id, check.starts_at, check.ends_at, check.capacity)
         sweep_slot(s, slot_id, now)
@@ -172,6 +239,7 @@ def hold_slot(
             local_date=check.local_date,
             state=_HELD,
             hold_token_hash=digest(token),
+            hold_idem_key=idempotency_key,
             hold_expires_at=expires,
             created_at=now,
         )

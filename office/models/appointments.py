@@ -69,6 +69,7 @@ class Appointment(Base):
     __table_args__ = (
         UniqueConstraint("code"),
         UniqueConstraint("active_key"),
+        UniqueConstraint("kiosk_id", "hold_idem_key"),
         Index("ix_appointments_slot_state", "slot_id", "state"),
         Index("ix_appointments_office_start", "office_id", "starts_at"),
     )
@@ -85,6 +86,8 @@ class Appointment(Base):
     state: Mapped[str] = mapped_column(String(16), default=AppointmentState.HELD)
     #: The secret a kiosk presents to confirm or release its own hold (sha256 hex).
     hold_token_hash: Mapped[str] = mapped_column(String(64))
+    #: The kiosk's ``Idempotency-Key`` for the hold request (a double tap returns the same hold).
+    hold_idem_key: Mapped[str | None] = mapped_column(String(64))
     hold_expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     #: The booking code the resident keeps (set on confirmation).
     code: Mapped[str | None] = mapped_column(String(12))

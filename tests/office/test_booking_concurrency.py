@@ -13,7 +13,7 @@ from office import booking
 from office.audit import Actor
 from office.booking.identity import Identity, IdSource
 from office.errors import ApiError
-from office.models import Appointment, SlotCapacity
+from office.models import Appointment, Kiosk, SlotCapacity
 from tests.office.conftest import OfficeHarness
 from tests.office.test_booking_support import PHONE, add_agents, add_service, id_number, local
 
@@ -131,3 +131,34 @@ def test_concurrent_confirmations_of_one_resident_book_once_per_day(any_harness:
     with ThreadPoolExecutor(max_workers=len(holds)) as pool:
         list(pool.map(confirm, range(len(holds))))
     assert Counter(results) == Counter({"booked": 1, "already_booked": len(holds) - 1})
+
+
+def test_concurrent_requests_with_one_idempotency_key_take_one_place(any_harness: OfficeHarness) -> None:
+    """Sixteen simultaneous holds from one kiosk with the same key: one hold, one place taken."""
+    h = any_harness
+    svc = add_service(h)
+    add_agents(h, 3)
+    at = local(2026, 3, 3, 10)
+    with h.ctx.db() as s, s.begin():
+        kiosk_row = Kiosk(station_id=h.station_id, name="k")
+        s.add(kiosk_row)
+        s.flush()
+        kid = kiosk_row.id
+    barrier = threading.Barrier(16)
+
+    def attempt(_: int) -> int:
+        barrier.wait()
+        return booking.hold_slot(
+            h.ctx,
+            office_id=h.office_id,
+            service_id=svc,
+            starts_at=at,
+            kiosk_id=kid,
+            idempotency_key="same-key-123",
+        ).appointment_id
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        ids = set(pool.map(attempt, range(16)))
+    assert len(ids) == 1
+    with h.ctx.read_db() as s:
+        assert s.scalar(select(SlotCapacity.remaining)) == 2

@@ -259,3 +259,34 @@ def test_shorter_shifts_cap_capacity_per_slot(harness: OfficeHarness) -> None:
     slots = k.client.get("/api/kiosk/booking/slots", params={"service_id": svc, "days": 2}).json()["slots"]
     caps = {s["local_time"]: s["capacity"] for s in slots if s["local_date"] == "2026-03-03"}
     assert caps == {"09:00": 1, "10:00": 1, "11:00": 1, "13:30": 2, "14:30": 2, "15:30": 2}
+
+
+def test_idempotency_key_makes_a_double_tap_take_one_place(harness: OfficeHarness) -> None:
+    """The same Idempotency-Key returns the same hold and token; reusing it for another slot is a 422."""
+    h = harness
+    svc = add_service(h)
+    add_agents(h, 2)
+    k = kiosk(h)
+    at = local(2026, 3, 3, 10).isoformat()
+    headers = {"Idempotency-Key": "tap-0001-abcdef"}
+    first = k.client.post(
+        "/api/kiosk/booking/holds", json={"service_id": svc, "starts_at": at}, headers=headers
+    )
+    second = k.client.post(
+        "/api/kiosk/booking/holds", json={"service_id": svc, "starts_at": at}, headers=headers
+    )
+    assert first.status_code == second.status_code == 201
+    assert first.json()["hold_id"] == second.json()["hold_id"]
+    assert first.json()["hold_token"] == second.json()["hold_token"]
+    slots = k.client.get("/api/kiosk/booking/slots", params={"service_id": svc, "days": 2}).json()["slots"]
+    assert next(s for s in slots if s["starts_at"] == "2026-03-03T02:00:00Z")["remaining"] == 1
+    other = local(2026, 3, 3, 11).isoformat()
+    r = k.client.post(
+        "/api/kiosk/booking/holds", json={"service_id": svc, "starts_at": other}, headers=headers
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "idempotency_key_reused"
+    r = k.client.post(
+        f"/api/kiosk/booking/holds/{first.json()['hold_id']}/confirm",
+        json={"hold_token": second.json()["hold_token"], "id_number": id_number(1), "phone": PHONE},
+    )
+    assert r.status_code == 200

@@ -102,6 +102,7 @@ def upgrade() -> None:
     sa.Column('local_date', sa.Date(), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('hold_token_hash', sa.String(length=64), nullable=False),
+    sa.Column('hold_idem_key', sa.String(length=64), nullable=True),
     sa.Column('hold_expires_at', office.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('code', sa.String(length=12), nullable=True),
     sa.Column('ics_token', sa.String(length=32), nullable=True),
@@ -127,7 +128,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_appointments_ticket_id_tickets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_appointments')),
     sa.UniqueConstraint('active_key', name=op.f('uq_appointments_active_key')),
-    sa.UniqueConstraint('code', name=op.f('uq_appointments_code'))
+    sa.UniqueConstraint('code', name=op.f('uq_appointments_code')),
+    sa.UniqueConstraint('kiosk_id', 'hold_idem_key', name=op.f('uq_appointments_kiosk_id_hold_idem_key'))
     )
     with op.batch_alter_table('appointments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_appointments_hold_expires_at'), ['hold_expires_at'], unique=False)
