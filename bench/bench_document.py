@@ -95,6 +95,7 @@ def timing(width: int, height: int, frames: int) -> None:
     for doc, jpeg in zip(docs, encoded, strict=True):
         start = time.perf_counter()
         decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert decoded is not None
         cv2.cvtColor(decoded, cv2.COLOR_BGR2GRAY)
         baseline.append(time.perf_counter() - start)
         start = time.perf_counter()

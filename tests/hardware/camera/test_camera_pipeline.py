@@ -117,7 +117,7 @@ def test_deskew_recovers_a_small_rotation() -> None:
     page = synth.render_page(11, long_side=800)
     h, w = page.shape[:2]
     rot = cv2.getRotationMatrix2D((w / 2, h / 2), -4.0, 1.0)
-    tilted = cv2.warpAffine(page, rot, (w, h), borderValue=(245, 245, 245))
+    tilted = np.asarray(cv2.warpAffine(page, rot, (w, h), borderValue=(245, 245, 245)), dtype=np.uint8)
     _, angle = pipeline.deskew(tilted)
     assert abs(angle - 4.0) <= 1.0
     same, zero = pipeline.deskew(page)
@@ -128,7 +128,8 @@ def test_orientation_detects_a_quarter_turn() -> None:
     """Text lines running vertically ask for a 90-degree turn; horizontal lines for none."""
     page = synth.render_page(5, long_side=800)
     assert pipeline.orientation(page) == 0
-    assert pipeline.orientation(cv2.rotate(page, cv2.ROTATE_90_CLOCKWISE)) == 90
+    turned = np.asarray(cv2.rotate(page, cv2.ROTATE_90_CLOCKWISE), dtype=np.uint8)
+    assert pipeline.orientation(turned) == 90
 
 
 def test_steady_detector_fires_once_per_still_page() -> None:
@@ -161,7 +162,7 @@ def test_jpeg_round_trip() -> None:
     img = synth.generate(1, 640, 480).image
     data = pipeline.encode_jpeg(img, quality=80)
     assert data[:2] == b"\xff\xd8"
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    decoded = np.asarray(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
     assert decoded.shape == img.shape
 
 
@@ -181,7 +182,7 @@ def test_pdf_has_one_page_per_image() -> None:
 def test_detection_accepts_grey_frames() -> None:
     """A single-channel frame is handled like a colour one."""
     doc = synth.generate(21, *SIZE)
-    grey = cv2.cvtColor(doc.image, cv2.COLOR_BGR2GRAY)
+    grey = np.asarray(cv2.cvtColor(doc.image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
     found = pipeline.detect_page(grey)
     assert found is not None and doc.corners is not None
     assert synth.iou(found.corners, doc.corners) > 0.9

@@ -39,7 +39,7 @@ def _face(url: str = "sim://face-camera") -> SimFaceCamera:
 
 
 def _decode(jpeg: bytes) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    return np.asarray(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR))
 
 
 def test_negotiates_the_requested_mjpg_size() -> None:

@@ -109,7 +109,7 @@ def test_paper_runs_out_after_configured_jobs() -> None:
         assert papers == ["ok", "near_end", "out"]
         printer.simulator.set_paper("ok")
         printer.print_ticket(TICKET)
-        assert printer.state is DeviceState.IDLE
+        assert printer.status().state is DeviceState.IDLE
     finally:
         printer.close()
 

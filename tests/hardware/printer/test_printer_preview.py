@@ -26,6 +26,10 @@ TICKET = ticket.QueueTicket(
 )
 
 
+def _ink(image: Image.Image) -> int:
+    return int((np.asarray(image) < 128).sum())
+
+
 def _decode_qr(png: bytes) -> str:
     img = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
     text, _, _ = cv2.QRCodeDetector().detectAndDecode(img)
@@ -84,8 +88,7 @@ def test_preview_has_ink_and_grows_with_content() -> None:
     assert long.height > short.height
     small = preview.render(b"\x1b@\x1d!\x00A017\n")
     large = preview.render(b"\x1b@\x1d!\x33A017\n")
-    ink = lambda im: int((np.asarray(im) < 128).sum())  # noqa: E731
-    assert ink(large) > 8 * ink(small) > 0
+    assert _ink(large) > 8 * _ink(small) > 0
 
 
 def test_preview_width_follows_paper() -> None:
