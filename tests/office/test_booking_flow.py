@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import time
 
+import pytest
+
 from office.models import AuditEvent
 from tests.office.conftest import OfficeHarness
 from tests.office.test_booking_support import PHONE, add_agents, add_service, book, id_number, kiosk, local
@@ -290,3 +292,35 @@ def test_idempotency_key_makes_a_double_tap_take_one_place(harness: OfficeHarnes
         json={"hold_token": second.json()["hold_token"], "id_number": id_number(1), "phone": PHONE},
     )
     assert r.status_code == 200
+
+
+def test_no_id_number_or_phone_reaches_the_logs(
+    harness: OfficeHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Booking, bad input, look-up, reminders and check-in log nothing that contains the ID or phone."""
+    import json
+    import logging
+
+    from office import booking
+    from office.booking.notify import LogNotifier
+
+    h = harness
+    svc = add_service(h)
+    add_agents(h, 1)
+    k = kiosk(h)
+    with caplog.at_level(logging.DEBUG):
+        b = book(k, svc, local(2026, 3, 2, 14))
+        bad = id_number(1)[:-1] + ("1" if id_number(1)[-1] != "1" else "2")
+        hold = _hold(k, svc, local(2026, 3, 3, 10).isoformat()).json()
+        k.client.post(
+            f"/api/kiosk/booking/holds/{hold['hold_id']}/confirm",
+            json={"hold_token": hold["hold_token"], "id_number": bad, "phone": "1381234567x"},
+        )
+        k.client.post("/api/kiosk/appointments/lookup", json={"code": b["code"], "id_number": id_number(1)})
+        h.clock.set(local(2026, 3, 2, 13, 40))
+        booking.send_due_reminders(h.ctx, LogNotifier())
+        k.client.post("/api/kiosk/appointments/check-in", json={"code": b["code"], "id_number": id_number(1)})
+    dumped = "\n".join(json.dumps(r.__dict__, default=str, ensure_ascii=False) for r in caplog.records)
+    assert "notice sent" in dumped and "138****5678" in dumped  # the log line exists, masked
+    for secret in (id_number(1), bad, PHONE, "1381234567x"):
+        assert secret not in dumped
