@@ -89,10 +89,12 @@ class EscPosPrinter(TicketPrinter):
         self._device: Escpos | None = None
 
     def _open(self) -> None:
-        device = self._connect()
         try:
+            device = self._connect()
             device.open()
-        except (DeviceNotFoundError, OSError) as err:
+        except RuntimeError as err:  # python-escpos: transport library (pyusb/pyserial) missing
+            raise ConfigurationError(f"printer transport {self._transport} is not usable here") from err
+        except (DeviceNotFoundError, OSError, ValueError) as err:  # ValueError: pyusb without libusb
             raise NoHardware(f"printer at {self._address} not found ({type(err).__name__})") from err
         self._device = device
 

@@ -246,6 +246,16 @@ def test_tcp_backend_reports_missing_printer_as_no_hardware() -> None:
     assert printer.info()["interface"] == "tcp"
 
 
+@pytest.mark.parametrize("url", ["escpos+usb://0x0416:0x5011", "escpos+serial:///dev/ttyDOORSTEP-NONE"])
+def test_absent_usb_and_serial_printers_are_no_hardware(url: str) -> None:
+    """A USB printer that is not attached and a serial port that does not exist raise NoHardware."""
+    parts, params = parse_device_url(url)
+    printer = open_escpos_printer(parts, params, clock=FakeClock(), statistics=Statistics())
+    with pytest.raises(NoHardware):
+        printer.open()
+    assert printer.state is DeviceState.CLOSED
+
+
 @pytest.mark.parametrize(
     "url",
     [
