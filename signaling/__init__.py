@@ -21,6 +21,7 @@ from signaling.bus import (
     channel_for_party,
     open_bus,
 )
+from signaling.client import SignalingClient
 from signaling.connection import CloseCode, Closing, Connection, ConnState, Received, Refused, Side
 from signaling.errors import (
     BusClosed,
@@ -86,6 +87,7 @@ __all__ = [
     "Refused",
     "Role",
     "Side",
+    "SignalingClient",
     "SignalingError",
     "SignalingHub",
     "Subscription",
