@@ -162,3 +162,50 @@ def test_concurrent_requests_with_one_idempotency_key_take_one_place(any_harness
     assert len(ids) == 1
     with h.ctx.read_db() as s:
         assert s.scalar(select(SlotCapacity.remaining)) == 2
+
+
+def test_opposite_reschedules_at_once_neither_deadlock_nor_overbook(any_harness: OfficeHarness) -> None:
+    """Residents swapping slots simultaneously (A: 10→11, B: 11→10) both succeed; the books balance."""
+    h = any_harness
+    svc = add_service(h)
+    add_agents(h, 2)
+    ten, eleven = local(2026, 3, 3, 10), local(2026, 3, 3, 11)
+    codes = []
+    for n, at in enumerate((ten, eleven)):
+        hold = booking.hold_slot(h.ctx, office_id=h.office_id, service_id=svc, starts_at=at)
+        codes.append(
+            booking.confirm_hold(
+                h.ctx,
+                office_id=h.office_id,
+                appointment_id=hold.appointment_id,
+                token=hold.token,
+                identity=Identity(id_number(n), IdSource.CARD),
+                actor=Actor("kiosk", 1),
+            ).code
+        )
+    # Both transactions lock the same two capacity rows, in opposite directions of travel.
+    barrier = threading.Barrier(2)
+    targets = (eleven, ten)
+
+    def move(n: int) -> str:
+        barrier.wait()
+        try:
+            booking.reschedule_booking(
+                h.ctx,
+                office_id=h.office_id,
+                code=codes[n],
+                id_number=id_number(n),
+                starts_at=targets[n],
+                actor=Actor("kiosk", 1),
+            )
+        except ApiError as err:
+            return err.code
+        return "moved"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert list(pool.map(move, range(2))) == ["moved", "moved"]
+    with h.ctx.read_db() as s:
+        rows = {r.starts_at: r.remaining for r in s.scalars(select(SlotCapacity))}
+        starts = {a.code: a.starts_at for a in s.scalars(select(Appointment))}
+    assert rows == {ten: 1, eleven: 1}
+    assert starts == {codes[0]: eleven, codes[1]: ten}
