@@ -15,9 +15,11 @@ fault::
 
     ApiError
     ├── 4xx caller input: bad_id_number, bad_phone, phone_required, slot_in_past, too_soon,
-    │                     beyond_horizon, outside_hours, naive_time, unknown_code, same_slot
-    ├── 409 state/race:   slot_full, no_capacity, hold_expired, already_booked, not_booked,
-    │                     change_cutoff_passed, too_early, not_today, already_checked_in
+    │                     beyond_horizon, outside_hours, naive_time, unknown_code, same_slot,
+    │                     idempotency_key_reused, code_or_id_required
+    ├── 409 state/race:   slot_full, no_capacity, hold_expired, hold_used, already_booked,
+    │                     not_booked, change_cutoff_passed, too_early, not_today,
+    │                     already_checked_in
     └── 403 policy:       booking_restricted (repeated no-shows)
 
 Gateway failures are :class:`office.booking.notify.NotificationFailed` and never reach a resident.

@@ -73,7 +73,10 @@ def confirm_hold(
     identity: Identity,
     actor: Actor,
 ) -> BookingView:
-    """Turn the hold into a booking; 409 ``hold_expired`` / ``already_booked``, 403 ``booking_restricted``."""
+    """Turn the hold into a booking.
+
+    409 ``hold_expired`` / ``hold_used`` / ``already_booked``; 403 ``booking_restricted``.
+    """
     now = ctx.clock.now()
     id_hash = ctx.cipher.lookup_hash(identity.id_number)
     try:
@@ -81,6 +84,8 @@ def confirm_hold(
             appt = owned_hold(s, office_id, appointment_id, token)
             if appt.state == AppointmentState.BOOKED.value and appt.id_hash == id_hash:
                 return view_of(ctx, s, appt)  # a retried confirmation returns the same booking
+            if appt.state == AppointmentState.BOOKED.value:
+                raise ApiError(409, "hold_used", "该预留已确认 / this hold has already been confirmed")
             if appt.state != _HELD:
                 raise ApiError(
                     409, "hold_expired", "预留已失效，请重新选择时段 / the hold is no longer valid"
