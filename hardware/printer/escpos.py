@@ -154,6 +154,8 @@ def network_printer(host: str, port: int, timeout: float) -> Escpos:
                 sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
             except OSError as err:
                 raise DeviceNotFoundError(f"could not connect to {self.host}:{self.port}") from err
+            # Status requests are 3 bytes: without NODELAY, Nagle + delayed ACK add ~40 ms each.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.device = sock
 
     return cast(Escpos, _Network(host, port=port, timeout=timeout))

@@ -214,6 +214,7 @@ class PrinterSimulator:
             client.close()
             return
         client.setblocking(True)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._clients.append(client)
         self._buffers[client.fileno()] = bytearray()
         selector.register(client, selectors.EVENT_READ, "client")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -241,3 +243,22 @@ def test_bad_sim_urls(kind: str, url: str) -> None:
     """Unknown modes, faults and malformed numbers are configuration errors."""
     with pytest.raises(ConfigurationError):
         open_device(kind, url)
+
+
+def test_diagnostics_never_carry_image_data() -> None:
+    """Status, health, info, capture metadata and errors hold numbers and names, never image bytes."""
+    with _doc() as camera:
+        result = camera.capture_still()
+        documents = [
+            camera.status().to_dict(),
+            camera.check_health(HealthLevel.EXTERNAL).to_dict(),
+            camera.info(),
+            result.metadata(),
+        ]
+    with _doc(f"{DOC}&mode=glare") as camera, pytest.raises(PoorImage) as info:
+        camera.capture_still()
+    for document in documents:
+        text = json.dumps(document)
+        assert len(text) < 2000
+        assert "jpeg" not in text
+    assert str(info.value) == "document image not usable: glare"
