@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from office import booking
-from office.models import Appointment, BookingPolicyRow, Priority, Ticket
+from office.models import Appointment, BookingPolicyRow, Priority, QueueSettings, Ticket
 from tests.office.conftest import OfficeHarness
 from tests.office.test_booking_support import PHONE, add_agents, add_service, book, id_number, kiosk, local
 
@@ -122,3 +122,26 @@ def test_a_cancelled_booking_cannot_check_in(harness: OfficeHarness) -> None:
     assert r.status_code == 409 and r.json()["error"]["code"] == "not_booked"
     with h.ctx.read_db() as s:
         assert s.scalar(select(Ticket.id)) is None
+
+
+def test_check_in_while_the_queue_is_paused_gives_the_booking_back(harness: OfficeHarness) -> None:
+    """If the queue refuses the ticket, the booking stays booked and a later check-in succeeds."""
+    h = harness
+    svc = add_service(h)
+    add_agents(h, 1)
+    k = kiosk(h)
+    b = book(k, svc, local(2026, 3, 2, 14, 0))
+    with h.ctx.db() as s, s.begin():
+        s.add(QueueSettings(office_id=h.office_id, accepting_tickets=False, closed_reason="系统维护"))
+    h.clock.set(local(2026, 3, 2, 13, 50))
+    r = k.client.post("/api/kiosk/appointments/check-in", json={"code": b["code"]})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "office_closed"
+    with h.ctx.read_db() as s:
+        appt = s.scalar(select(Appointment).where(Appointment.code == b["code"]))
+        assert appt is not None and appt.state == "booked" and appt.checked_in_at is None
+    with h.ctx.db() as s, s.begin():
+        qs = s.get(QueueSettings, h.office_id)
+        assert qs is not None
+        qs.accepting_tickets = True
+    r = k.client.post("/api/kiosk/appointments/check-in", json={"code": b["code"]})
+    assert r.status_code == 200 and r.json()["ticket"]["priority"] is True
