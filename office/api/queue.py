@@ -311,7 +311,7 @@ def issue(
             idempotency_key=idempotency_key,
         )
     issued = issue_ticket(ctx, req, p.actor)
-    out = _ticket_out(ctx, issued.ticket)
+    out = _out(status.ticket_status(ctx, issued.ticket, issued.estimate))
     if not issued.created:
         response.status_code = 200
     return out

@@ -29,6 +29,7 @@ from office.queue.issue import active_key
 from office.queue.lifecycle import IllegalTransition
 from office.queue.live import publish_change
 from office.queue.transitions import illegal, move_agent, step
+from office.queue.txn import writing
 
 __all__ = [
     "Caller",
@@ -101,7 +102,7 @@ def agent_step(ctx: OfficeContext, ticket_id: int, event: str, caller: Caller, r
     if event not in _AGENT_STEPS:
         raise ValueError(event)
     now = ctx.clock.now()
-    with ctx.db() as s, s.begin():
+    with writing(ctx) as s:
         ticket = _load(s, ticket_id, caller)
         _own(ticket, caller)
         cfg = load_config(s, ticket.office_id)
@@ -141,7 +142,7 @@ def agent_step(ctx: OfficeContext, ticket_id: int, event: str, caller: Caller, r
 def recall(ctx: OfficeContext, ticket_id: int, caller: Caller) -> Ticket:
     """The agent rings the resident again (counts against the office's recall limit)."""
     now = ctx.clock.now()
-    with ctx.db() as s, s.begin():
+    with writing(ctx) as s:
         ticket = _load(s, ticket_id, caller)
         _own(ticket, caller)
         cfg = load_config(s, ticket.office_id)
@@ -175,7 +176,7 @@ def transfer(
     if service_id is None and agent_id is None:
         raise ApiError(422, "transfer_target_required", "name a service, an agent, or both")
     now = ctx.clock.now()
-    with ctx.db() as s, s.begin():
+    with writing(ctx) as s:
         ticket = _load(s, ticket_id, caller)
         _own(ticket, caller)
         values: dict[str, Any] = {
@@ -232,7 +233,7 @@ def transfer(
 def hold(ctx: OfficeContext, ticket_id: int, caller: Caller, reason: str = "") -> Ticket:
     """Park the ticket being served; the agent goes to wrap-up and may take it back later."""
     now = ctx.clock.now()
-    with ctx.db() as s, s.begin():
+    with writing(ctx) as s:
         ticket = _load(s, ticket_id, caller)
         _own(ticket, caller)
         step(s, ticket, "hold", now, actor=caller.tag, reason=reason)
@@ -245,7 +246,7 @@ def hold(ctx: OfficeContext, ticket_id: int, caller: Caller, reason: str = "") -
 def resume(ctx: OfficeContext, ticket_id: int, caller: Caller) -> Ticket:
     """Take a held ticket back into service (the holding agent, who must be free)."""
     now = ctx.clock.now()
-    with ctx.db() as s, s.begin():
+    with writing(ctx) as s:
         ticket = _load(s, ticket_id, caller)
         _own(ticket, caller)
         if ticket.state != S.ON_HOLD or ticket.agent_id is None:
@@ -260,7 +261,7 @@ def leave(ctx: OfficeContext, ticket_id: int, caller: Caller, reason: str = "") 
     """The resident leaves (from their kiosk) or staff end the ticket as left; who ended it is kept."""
     now = ctx.clock.now()
     by = "resident" if caller.station_id is not None else "staff"
-    with ctx.db() as s, s.begin():
+    with writing(ctx) as s:
         ticket = _load(s, ticket_id, caller)
         agent_id, was = ticket.agent_id, ticket.state
         step(
@@ -286,7 +287,7 @@ def rejoin(ctx: OfficeContext, ticket_id: int, caller: Caller) -> Ticket:
     """A missed (no-show) resident rejoins at the end of the queue within the office's window."""
     now = ctx.clock.now()
     try:
-        with ctx.db() as s, s.begin():
+        with writing(ctx) as s:
             ticket = _load(s, ticket_id, caller)
             cfg = load_config(s, ticket.office_id)
             if ticket.state == S.NO_SHOW and (
@@ -329,7 +330,7 @@ def rejoin(ctx: OfficeContext, ticket_id: int, caller: Caller) -> Ticket:
 
 def set_staff_priority(ctx: OfficeContext, ticket_id: int, caller: Caller, reason_code: str) -> Ticket:
     """Staff grant statutory priority (disability, pregnancy, …) to a queued ticket; audited."""
-    with ctx.db() as s, s.begin():
+    with writing(ctx) as s:
         ticket = _load(s, ticket_id, caller)
         if ticket.state not in (S.WAITING, S.TRANSFERRED):
             raise ApiError(

@@ -19,6 +19,7 @@ from office.context import OfficeContext
 from office.errors import ApiError
 from office.models import AgentSkill, AgentState, AgentStatus, User
 from office.queue.transitions import move_agent
+from office.queue.txn import writing
 
 __all__ = ["SELF_SERVICE_EVENTS", "AgentView", "list_agents", "set_skills", "set_state"]
 
@@ -77,7 +78,7 @@ def set_state(
     if state is AgentStatus.PAUSED and not reason.strip():
         raise ApiError(422, "reason_required", "a pause needs a reason")
     now = ctx.clock.now()
-    with ctx.db() as s, s.begin():
+    with writing(ctx) as s:
         row = _ensure_row(s, user_id, office_id, now)
         if window_no is not None:
             row.window_no = window_no
@@ -97,7 +98,7 @@ def set_skills(
 ) -> AgentView:
     """Replace an agent's skills (an empty list makes them a generalist, 全科)."""
     now = ctx.clock.now()
-    with ctx.db() as s, s.begin():
+    with writing(ctx) as s:
         _ensure_row(s, user_id, office_id, now)
         s.execute(delete(AgentSkill).where(AgentSkill.user_id == user_id))
         for skill in sorted(set(skills)):

@@ -28,6 +28,7 @@ from office.queue.lifecycle import QUEUED_STATES
 from office.queue.live import publish_change
 from office.queue.ordering import sql_order
 from office.queue.transitions import move_agent, step
+from office.queue.txn import writing
 
 __all__ = ["call_next", "call_ticket", "eligible_services_clause", "process_timeouts"]
 
@@ -81,7 +82,7 @@ def _offer_values(ticket: Ticket, agent: AgentState, cfg: QueueConfig, now: date
 def call_next(ctx: OfficeContext, agent_id: int, office_id: int) -> Ticket | None:
     """Offer the next eligible queued ticket to the agent; None when nothing is waiting for them."""
     now = ctx.clock.now()
-    with ctx.db() as s, s.begin():
+    with writing(ctx) as s:
         agent = _agent_row(s, agent_id)
         if agent.office_id != office_id:
             raise ApiError(403, "forbidden", "agent belongs to another office")
@@ -124,7 +125,7 @@ def call_ticket(ctx: OfficeContext, agent_id: int, ticket_id: int, reason: str, 
     if not reason.strip():
         raise ApiError(422, "reason_required", "calling a ticket out of order needs a reason")
     now = ctx.clock.now()
-    with ctx.db() as s, s.begin():
+    with writing(ctx) as s:
         agent = _agent_row(s, agent_id)
         ticket = s.get(Ticket, ticket_id)
         if ticket is None or ticket.office_id != agent.office_id:
@@ -162,7 +163,7 @@ def process_timeouts(ctx: OfficeContext) -> int:
         )
     handled: list[Ticket] = []
     for ticket_id in due:
-        with ctx.db() as s, s.begin():
+        with writing(ctx) as s:
             ticket = s.get(Ticket, ticket_id)
             if ticket is None or ticket.ring_deadline is None or ticket.ring_deadline > now:
                 continue

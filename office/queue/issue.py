@@ -22,10 +22,11 @@ from office.context import OfficeContext
 from office.errors import ApiError
 from office.models import Office, Priority, Service, Ticket, TicketEvent, TicketState
 from office.queue.config import load_config
-from office.queue.estimate import estimate_for
+from office.queue.estimate import Estimate, estimate_for
 from office.queue.live import publish_change
 from office.queue.numbering import business_date, format_number, next_number
 from office.queue.resident import InvalidIdNumber, is_statutory_age, validate_id_number
+from office.queue.txn import writing
 
 __all__ = ["IssueRequest", "Issued", "active_key", "issue_ticket"]
 
@@ -67,6 +68,8 @@ class Issued:
 
     ticket: Ticket
     created: bool
+    #: The estimate computed at issue (created tickets only).
+    estimate: Estimate | None = None
 
 
 def active_key(office_id: int, resident_hash: str, service_id: int) -> str:
@@ -86,15 +89,15 @@ def issue_ticket(ctx: OfficeContext, req: IssueRequest, actor: Actor) -> Issued:
     scope = f"kiosk:{req.kiosk_id}" if req.kiosk_id is not None else f"user:{req.user_id}"
     for _ in range(_ATTEMPTS):
         try:
-            with ctx.db() as s, s.begin():
+            with writing(ctx) as s:
                 found = _existing(s, req, scope, resident_hash)
                 if found is not None:
                     return Issued(found, created=False)
-                ticket = _insert(ctx, s, req, scope, id_number, resident_hash, actor)
+                ticket, estimate = _insert(ctx, s, req, scope, id_number, resident_hash, actor)
         except IntegrityError:
             continue  # a concurrent duplicate won; the next attempt finds it
         publish_change(ctx, req.office_id, "queue.issued", [ticket])
-        return Issued(ticket, created=True)
+        return Issued(ticket, created=True, estimate=estimate)
     raise ApiError(409, "issue_conflict", "the ticket could not be issued; try again")
 
 
@@ -124,7 +127,7 @@ def _insert(
     id_number: str | None,
     resident_hash: str | None,
     actor: Actor,
-) -> Ticket:
+) -> tuple[Ticket, Estimate]:
     now = ctx.clock.now()
     office = s.execute(select(Office.id, Office.timezone).where(Office.id == req.office_id)).first()
     if office is None:
@@ -151,7 +154,7 @@ def _insert(
         priority, basis = Priority.STATUTORY, "age70"
     # The new ticket will have the largest id, so it sorts after equal keys: estimate before inserting.
     probe = _Probe(id=_LAST_ID, priority=priority, order_at=order_at, queued_at=now)
-    predicted = estimate_for(s, probe, office.id, service.id, service.skill, cfg, now).expected_s
+    estimate = estimate_for(s, probe, office.id, service.id, service.skill, cfg, now)
     number = next_number(s, office.id, service.queue_prefix, day)
     ticket = Ticket(
         office_id=office.id,
@@ -176,7 +179,7 @@ def _insert(
         idem_scope=scope if req.idempotency_key else None,
         idem_key=req.idempotency_key,
         appointment_ref=req.appointment_ref,
-        predicted_wait_s=predicted,
+        predicted_wait_s=estimate.expected_s,
     )
     s.add(ticket)
     s.flush()
@@ -203,4 +206,4 @@ def _insert(
             priority_basis=basis,
         )
     s.flush()
-    return ticket
+    return ticket, estimate

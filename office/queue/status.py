@@ -27,12 +27,12 @@ class TicketStatus:
     estimate: Estimate | None
 
 
-def ticket_status(ctx: OfficeContext, ticket: Ticket) -> TicketStatus:
-    """The status of ``ticket`` now."""
+def ticket_status(ctx: OfficeContext, ticket: Ticket, estimate: Estimate | None = None) -> TicketStatus:
+    """The status of ``ticket`` now (``estimate``: one just computed, to reuse)."""
     with ctx.read_db() as s:
         svc = s.get(Service, ticket.service_id)
-        est = None
-        if ticket.state in QUEUED_STATES:
+        est = estimate
+        if est is None and ticket.state in QUEUED_STATES:
             est = estimate_ticket(s, ticket, load_config(s, ticket.office_id), ctx.clock.now())
     return TicketStatus(ticket, svc.name if svc else "", svc.name_en if svc else "", est)
 

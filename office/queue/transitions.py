@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from office.errors import ApiError
-from office.models import AgentState, Ticket, TicketEvent
-from office.queue.lifecycle import IllegalTransition, agent_next, ticket_next
+from office.models import AgentState, AgentStatus, Ticket, TicketEvent
+from office.queue.lifecycle import AGENT_TRANSITIONS, IllegalTransition, ticket_next
 
 __all__ = ["illegal", "move_agent", "step"]
 
@@ -83,25 +83,35 @@ def move_agent(
     strict: bool = True,
     pause_reason: str = "",
 ) -> bool:
-    """Move an agent's state by ``event`` (state-checked); False when not applicable and not strict."""
-    row = s.get(AgentState, user_id)
-    if row is None:
-        if strict:
-            raise ApiError(409, "agent_not_available", "set your state to available first")
-        return False
-    try:
-        new = agent_next(row.state, event)
-    except IllegalTransition as err:
-        if strict:
-            raise ApiError(409, "agent_not_available", f"agent is {err.state}; cannot {event}") from None
-        return False
+    """Move an agent's state by ``event`` (state-checked); False when not applicable and not strict.
+
+    Every event has one destination, so the move is one ``UPDATE … WHERE state IN (sources)``.
+    """
+    sources, destination = _AGENT_MOVES[event]
     result = s.execute(
         update(AgentState)
-        .where(AgentState.user_id == user_id, AgentState.state == row.state)
-        .values(state=new.value, since=now, current_ticket_id=ticket_id, pause_reason=pause_reason)
+        .where(AgentState.user_id == user_id, AgentState.state.in_(sources))
+        .values(state=destination, since=now, current_ticket_id=ticket_id, pause_reason=pause_reason)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise ApiError(409, "agent_changed", "your state changed meanwhile; try again")
-    s.expire(row)
-    return True
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        row = s.identity_map.get(s.identity_key(AgentState, user_id))
+        if row is not None:
+            s.expire(row)
+        return True
+    if strict:
+        state = s.scalar(select(AgentState.state).where(AgentState.user_id == user_id)) or AgentStatus.OFFLINE
+        raise ApiError(409, "agent_not_available", f"agent is {state}; cannot {event}")
+    return False
+
+
+def _moves() -> dict[str, tuple[list[str], str]]:
+    moves: dict[str, tuple[list[str], str]] = {}
+    for (src, event), dst in AGENT_TRANSITIONS.items():
+        sources, known = moves.get(event, ([], dst.value))
+        assert known == dst.value, f"agent event {event} has two destinations"
+        moves[event] = ([*sources, src.value], dst.value)
+    return moves
+
+
+_AGENT_MOVES = _moves()

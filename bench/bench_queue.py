@@ -1,0 +1,442 @@
+"""Queue benchmarks: take-number and call-next through a real office process (uvicorn subprocess),
+50 concurrent HTTP clients, on SQLite and on PostgreSQL, each beside a raw-SQL baseline doing the
+same row writes with 50 threads on the same database in the same run.
+
+* take-number: ``POST /api/queue/tickets`` from 10 kiosks (device tokens), Idempotency-Key set.
+  Baseline: counter upsert + ticket insert + event insert in one transaction.
+* call-next: 50 agents loop call-next (timed) → answer → complete → available (untimed).
+  Baseline: pick (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) + state-checked ticket update + agent
+  update + event insert in one transaction.
+
+Prints one JSON object per line. Target: call-next p95 < 150 ms with 50 agents on PostgreSQL.
+Run: ``.venv/bin/python bench/bench_queue.py [--pg postgresql://…] [--skip-pg]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+from sqlalchemy import Engine, text
+
+from office.context import OfficeContext
+from office.db import make_engine
+from office.migrate import upgrade
+from office.models import Kiosk, Office, Role, Station, User, WebSession
+from office.security import digest
+from office.seed_catalog import seed_catalog
+from office.settings import Environment, Settings
+
+CLIENTS = 50
+KIOSKS = 10
+PG_DEFAULT = os.environ.get("OFFICE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SECRETS = {
+    "OFFICE_SECRET_KEY": "bench-only-" + "k3y" * 8,
+    "OFFICE_DATA_ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    "OFFICE_LOOKUP_HASH_KEY": "bench-lookup-" + "h4sh" * 6,
+}
+
+
+def emit(**fields: object) -> None:
+    print(json.dumps(fields, ensure_ascii=False), flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class World:
+    """A prepared database: office, station, catalog, kiosk tokens, agent sessions."""
+
+    kind: str
+    url: str
+    engine: Engine
+    schema: str | None
+    office_id: int = 0
+    service_id: int = 0
+    kiosk_tokens: list[str] = field(default_factory=list)
+    agents: list[tuple[int, str, str]] = field(default_factory=list)  # (user id, cookie, csrf)
+
+
+def prepare(kind: str, pg_url: str) -> World:
+    schema = None
+    if kind == "postgresql":
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = make_engine(pg_url, pool_size=1)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        url = pg_url
+        engine = make_engine(url, pool_size=CLIENTS, pg_schema=schema)
+    else:
+        url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+        engine = make_engine(url, pool_size=CLIENTS)
+    upgrade(engine)
+    world = World(kind, url, engine, schema)
+    ctx = OfficeContext.build(Settings(database_url=url), engine=engine)
+    seed_catalog(ctx)
+    now = datetime.now(UTC)
+    with ctx.db() as s, s.begin():
+        office = Office(code="BQ", name="基准街道", name_en="Bench office")
+        s.add(office)
+        s.flush()
+        station = Station(office_id=office.id, code="S1", name="基准站")
+        s.add(station)
+        s.flush()
+        for i in range(KIOSKS):
+            token = f"dk_{uuid.uuid4().hex}{uuid.uuid4().hex}"
+            s.add(
+                Kiosk(
+                    station_id=station.id,
+                    name=f"k{i}",
+                    token_hash=digest(token),
+                    token_issued_at=now,
+                    enrolled_at=now,
+                )
+            )
+            world.kiosk_tokens.append(token)
+        for i in range(CLIENTS):
+            user = User(
+                username=f"bench{i}",
+                display_name="b",
+                role=Role.AGENT,
+                office_id=office.id,
+                password_hash="!",
+            )
+            s.add(user)
+            s.flush()
+            cookie, csrf = uuid.uuid4().hex * 2, uuid.uuid4().hex
+            s.add(
+                WebSession(
+                    id=digest(cookie),
+                    user_id=user.id,
+                    csrf_token=csrf,
+                    created_at=now,
+                    last_seen_at=now,
+                    expires_at=now + timedelta(hours=2),
+                )
+            )
+            world.agents.append((user.id, cookie, csrf))
+        world.office_id = office.id
+    with ctx.read_db() as s:
+        world.service_id = int(
+            s.execute(text("SELECT id FROM services WHERE code = 'GOV-SSC-APPLY'")).scalar_one()
+        )
+    return world
+
+
+def start_office(world: World) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        **SECRETS,
+        "OFFICE_ENVIRONMENT": Environment.TEST.value,
+        "OFFICE_DATABASE_URL": world.url,
+        "OFFICE_PORT": str(port),
+        "OFFICE_LOG_LEVEL": "WARNING",
+    }
+    if world.schema:
+        env["PGOPTIONS"] = f"-csearch_path={world.schema}"
+    log = open(Path(tempfile.mkdtemp()) / "office.log", "wb")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "doorstep.cli", "office", "run", "--no-migrate"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=str(Path(__file__).resolve().parents[1]),
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"office exited: {Path(log.name).read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise TimeoutError("office not ready")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --- through the office ---------------------------------------------------------------------------
+
+
+async def take_numbers(url: str, world: World, per_client: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+
+    async def client(i: int) -> None:
+        headers = {"Authorization": f"Bearer {world.kiosk_tokens[i % KIOSKS]}"}
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as c:
+            for _ in range(per_client):
+                t0 = time.perf_counter()
+                r = await c.post(
+                    "/api/queue/tickets",
+                    json={"service_id": world.service_id},
+                    headers={"Idempotency-Key": uuid.uuid4().hex},
+                )
+                latencies.append((time.perf_counter() - t0) * 1000)
+                assert r.status_code == 201, r.text
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(CLIENTS)))
+    return latencies, time.perf_counter() - t0
+
+
+async def call_next(url: str, world: World, cycles: int) -> tuple[list[float], float, int]:
+    latencies: list[float] = []
+    offered: list[int] = []
+
+    async def agent(i: int) -> None:
+        _, cookie, csrf = world.agents[i]
+        async with httpx.AsyncClient(
+            base_url=url, cookies={"doorstep_session": cookie}, headers={"X-CSRF-Token": csrf}, timeout=60
+        ) as c:
+            r = await c.put("/api/queue/agents/me/state", json={"state": "available", "window_no": i + 1})
+            assert r.status_code == 200, r.text
+            await ready.wait()
+            for _ in range(cycles):
+                t0 = time.perf_counter()
+                r = await c.post("/api/queue/call-next")
+                latencies.append((time.perf_counter() - t0) * 1000)
+                assert r.status_code == 200, r.text
+                ticket = r.json()["ticket"]
+                assert ticket is not None
+                offered.append(ticket["id"])
+                for path in ("answer", "complete"):
+                    r = await c.post(f"/api/queue/tickets/{ticket['id']}/{path}", json={})
+                    assert r.status_code == 200, r.text
+                r = await c.put("/api/queue/agents/me/state", json={"state": "available"})
+                assert r.status_code == 200, r.text
+
+    ready = asyncio.Event()
+    tasks = [asyncio.create_task(agent(i)) for i in range(CLIENTS)]
+    await asyncio.sleep(0.5)
+    t0 = time.perf_counter()
+    ready.set()
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - t0
+    assert len(offered) == len(set(offered)), "a ticket was offered twice"
+    return latencies, elapsed, len(offered)
+
+
+# --- raw-SQL baselines ----------------------------------------------------------------------------
+
+
+def _threads(n: int, work: Callable[[int], list[float]]) -> tuple[list[float], float]:
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> list[float]:
+        barrier.wait()
+        return work(i)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        chunks = list(pool.map(run, range(n)))
+    return [x for c in chunks for x in c], time.perf_counter() - t0
+
+
+def _ts(engine: Engine, dt: datetime) -> Any:
+    return dt.replace(tzinfo=None) if engine.dialect.name == "sqlite" else dt
+
+
+def baseline_take(world: World, per_client: int) -> tuple[list[float], float]:
+    eng = world.engine
+    day = date.today()
+
+    def work(i: int) -> list[float]:
+        out = []
+        for _ in range(per_client):
+            t0 = time.perf_counter()
+            now = _ts(eng, datetime.now(UTC))
+            with eng.begin() as conn:
+                n = conn.execute(
+                    text(
+                        "INSERT INTO ticket_counters (office_id, queue_prefix, business_date, last_number) "
+                        "VALUES (:o, 'Z', :d, 1) ON CONFLICT (office_id, queue_prefix, business_date) "
+                        "DO UPDATE SET last_number = ticket_counters.last_number + 1 RETURNING last_number"
+                    ),
+                    {"o": world.office_id, "d": day},
+                ).scalar_one()
+                tid = conn.execute(
+                    text(
+                        "INSERT INTO tickets (office_id, service_id, service_version, queue_prefix, business_date,"
+                        " number, display_number, state, priority, priority_basis, order_at, queued_at, issued_at,"
+                        " recall_count, ended_by, end_reason, version) VALUES (:o, :s, 1, 'Z', :d, :n, :dn,"
+                        " 'waiting', 3, '', :t, :t, :t, 0, '', '', 1) RETURNING id"
+                    ),
+                    {
+                        "o": world.office_id,
+                        "s": world.service_id,
+                        "d": day,
+                        "n": n,
+                        "dn": f"Z{n:03d}",
+                        "t": now,
+                    },
+                ).scalar_one()
+                conn.execute(
+                    text(
+                        "INSERT INTO ticket_events (ticket_id, office_id, at, event, from_state, to_state, actor,"
+                        " reason) VALUES (:t, :o, :at, 'issue', '', 'waiting', 'bench', '')"
+                    ),
+                    {"t": tid, "o": world.office_id, "at": now},
+                )
+            out.append((time.perf_counter() - t0) * 1000)
+        return out
+
+    return _threads(CLIENTS, work)
+
+
+def baseline_call(world: World, cycles: int) -> tuple[list[float], float]:
+    eng = world.engine
+    pick = "SELECT id FROM tickets WHERE office_id = :o AND state = 'waiting' ORDER BY priority, order_at, id LIMIT 1"
+    if eng.dialect.name == "postgresql":
+        pick += " FOR UPDATE SKIP LOCKED"
+
+    def work(i: int) -> list[float]:
+        agent_id = world.agents[i][0]
+        out = []
+        for _ in range(cycles):
+            t0 = time.perf_counter()
+            now = _ts(eng, datetime.now(UTC))
+            with eng.begin() as conn:
+                tid = conn.execute(text(pick), {"o": world.office_id}).scalar_one()
+                n = conn.execute(
+                    text(
+                        "UPDATE tickets SET state = 'offered', agent_id = :a, called_at = :t,"
+                        " version = version + 1 WHERE id = :id AND state = 'waiting'"
+                    ),
+                    {"a": agent_id, "t": now, "id": tid},
+                ).rowcount
+                assert n == 1
+                conn.execute(
+                    text(
+                        "UPDATE agent_states SET state = 'ringing', current_ticket_id = :id WHERE user_id = :a"
+                    ),
+                    {"a": agent_id, "id": tid},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO ticket_events (ticket_id, office_id, at, event, from_state, to_state, agent_id,"
+                        " actor, reason) VALUES (:t, :o, :at, 'offer', 'waiting', 'offered', :a, 'bench', '')"
+                    ),
+                    {"t": tid, "o": world.office_id, "at": now, "a": agent_id},
+                )
+            out.append((time.perf_counter() - t0) * 1000)
+        return out
+
+    return _threads(CLIENTS, work)
+
+
+def run(kind: str, pg_url: str, takes: int, cycles: int) -> None:
+    world = prepare(kind, pg_url)
+    proc = None
+    try:
+        proc, url = start_office(world)
+        lat, secs = asyncio.run(take_numbers(url, world, takes))
+        base, base_secs = baseline_take(world, takes)
+        n = len(lat)
+        emit(
+            bench="queue.take_number",
+            engine=kind,
+            clients=CLIENTS,
+            kiosks=KIOSKS,
+            requests=n,
+            per_s=round(n / secs, 1),
+            p50_ms=round(statistics.median(lat), 1),
+            p95_ms=round(pct(lat, 0.95), 1),
+            baseline="raw SQL: counter upsert + ticket insert + event insert, 50 threads",
+            baseline_per_s=round(len(base) / base_secs, 1),
+            baseline_p50_ms=round(statistics.median(base), 2),
+            baseline_p95_ms=round(pct(base, 0.95), 2),
+            ratio_p95=round(pct(lat, 0.95) / pct(base, 0.95), 2),
+            ratio_throughput=round((n / secs) / (len(base) / base_secs), 3),
+        )
+        lat, secs, offered = asyncio.run(call_next(url, world, cycles))
+        stop(proc)
+        proc = None
+        base, base_secs = baseline_call(world, cycles)
+        emit(
+            bench="queue.call_next",
+            engine=kind,
+            agents=CLIENTS,
+            calls=offered,
+            duplicates=0,
+            cycles_per_s=round(offered / secs, 1),
+            p50_ms=round(statistics.median(lat), 1),
+            p95_ms=round(pct(lat, 0.95), 1),
+            target_p95_ms=150 if kind == "postgresql" else None,
+            cycle="call-next (timed) + answer + complete + available",
+            baseline="raw SQL: pick (SKIP LOCKED on PostgreSQL) + CAS update + agent update + event, 50 threads",
+            baseline_per_s=round(len(base) / base_secs, 1),
+            baseline_p50_ms=round(statistics.median(base), 2),
+            baseline_p95_ms=round(pct(base, 0.95), 2),
+            ratio_p95=round(pct(lat, 0.95) / pct(base, 0.95), 2),
+        )
+    finally:
+        if proc is not None:
+            stop(proc)
+        world.engine.dispose()
+        if world.schema:
+            admin = make_engine(pg_url, pool_size=1)
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{world.schema}" CASCADE'))
+            admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--pg", default=PG_DEFAULT, help="PostgreSQL URL (a scratch schema is used and dropped)"
+    )
+    parser.add_argument("--skip-pg", action="store_true")
+    parser.add_argument("--takes", type=int, default=8, help="take-number requests per client")
+    parser.add_argument("--cycles", type=int, default=4, help="call-next cycles per agent")
+    args = parser.parse_args()
+    run("sqlite", args.pg, args.takes, args.cycles)
+    if not args.skip_pg:
+        run("postgresql", args.pg, args.takes, args.cycles)
+
+
+if __name__ == "__main__":
+    main()
