@@ -72,20 +72,21 @@ def ensure_slot_row(
     return created[0]
 
 
-def _slot_row(s: Session, office_id: int, service_id: int, starts_at: datetime) -> tuple[int, int] | None:
-    """(id, capacity) of an existing capacity row."""
+def _slot_row(
+    s: Session, office_id: int, service_id: int, starts_at: datetime
+) -> tuple[int, int, int] | None:
+    """(id, capacity, remaining) of an existing capacity row."""
     row = s.execute(
-        select(SlotCapacity.id, SlotCapacity.capacity).where(
+        select(SlotCapacity.id, SlotCapacity.capacity, SlotCapacity.remaining).where(
             SlotCapacity.office_id == office_id,
             SlotCapacity.service_id == service_id,
             SlotCapacity.starts_at == starts_at,
         )
     ).first()
-    return (row.id, row.capacity) if row is not None else None
+    return (row.id, row.capacity, row.remaining) if row is not None else None
 
 
-def _visibly_full(r: Session, slot_id: int, now: datetime) -> bool:
-    remaining = r.scalar(select(SlotCapacity.remaining).where(SlotCapacity.id == slot_id))
+def _visibly_full(r: Session, slot_id: int, remaining: int, now: datetime) -> bool:
     if remaining:
         return False
     lapsed = r.scalar(
@@ -164,7 +165,7 @@ def hold_slot(
         check = check_slot(
             r, office_id, service, starts_at, now, policy, known_capacity=existing[1] if existing else None
         )
-        if existing is not None and _visibly_full(r, existing[0], now):
+        if existing is not None and _visibly_full(r, existing[0], existing[2], now):
             # Fast refusal without taking the write lock; it can only err towards "full" for an
             # instant, never towards overbooking (the write path below is the guarantee).
             raise ApiError(409, "slot_full", "该时段已约满 / that slot is fully booked")
