@@ -1,9 +1,9 @@
-"""Bookings in an office on a daylight-saving zone: slots, local dates and reminders follow the
-office's wall clock across both transitions (fake clock, America/New_York)."""
+"""Bookings follow the office's wall clock and calendar: daylight-saving transitions in a New York
+office, Spring Festival and 调休 make-up days in Shanghai (fake clock)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
@@ -76,3 +76,29 @@ def test_fall_back_sunday_offers_the_repeated_hour_twice_and_reminds_in_local_ti
     h.clock.set(datetime(2026, 11, 1, 5, 0, tzinfo=UTC))  # 01:00 EDT, one real hour before
     assert booking.send_due_reminders(h.ctx, sms) == {"sent": 1}
     assert "11月1日 01:00" in sms.sent[0][1]
+
+
+def test_spring_festival_has_no_slots_and_makeup_saturdays_use_the_monday_rota(
+    harness: OfficeHarness,
+) -> None:
+    """With a Monday–Friday rota: slots on the 调休 Saturdays 14 and 28 Feb, none 15–23 Feb."""
+    h = harness
+    svc = add_service(h)
+    add_agents(h, 1, weekdays=range(5), start=time(9), end=time(12))
+    h.clock.set(datetime(2026, 2, 12, 1, tzinfo=UTC))  # Thursday 09:00 Shanghai
+    k = kiosk(h)
+    slots = k.client.get("/api/kiosk/booking/slots", params={"service_id": svc}).json()["slots"]
+    days = sorted({s["local_date"] for s in slots})
+    assert days == ["2026-02-12", "2026-02-13", "2026-02-14", "2026-02-24", "2026-02-25"]
+    assert {s["local_time"] for s in slots if s["local_date"] == "2026-02-14"} == {
+        "09:00",
+        "09:30",
+        "10:00",
+        "10:30",
+        "11:00",
+        "11:30",
+    }
+    h.clock.set(datetime(2026, 2, 20, 1, tzinfo=UTC))
+    slots = k.client.get("/api/kiosk/booking/slots", params={"service_id": svc}).json()["slots"]
+    assert "2026-02-28" in {s["local_date"] for s in slots}
+    assert "2026-03-01" not in {s["local_date"] for s in slots}  # a plain Sunday
