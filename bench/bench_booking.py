@@ -223,7 +223,7 @@ def bench_contention(
         capacity_each=AGENTS,
         held=outcomes["held"],
         refused=outcomes["slot_full"],
-        overbooked=0,
+        overbooked=max(0, outcomes["held"] - AGENTS * len(starts)),
         attempts_per_s=round(attempts / ours_s, 1),
         baseline="raw state-checked UPDATE on slot_capacity only",
         baseline_held=raw_outcomes["held"],
