@@ -147,10 +147,12 @@ def call_ticket(ctx: OfficeContext, agent_id: int, ticket_id: int, reason: str, 
 
 
 def process_timeouts(ctx: OfficeContext) -> int:
-    """Handle every offered/ringing ticket past its ring deadline; returns how many were handled.
+    """Handle every offered/ringing ticket past its deadline; returns how many were handled.
 
-    Below the office's recall limit the ticket goes back to the queue as ``recalled`` (top priority)
-    and its agent becomes available again; at the limit it becomes ``no_show``. Run periodically.
+    A ringing ticket the kiosk did not answer goes back to the queue as ``recalled`` (top priority)
+    below the office's recall limit, and becomes ``no_show`` at it. An offered ticket the agent never
+    rang goes back to ``waiting`` in its place (the agent's miss, not the resident's). Either way
+    the agent becomes available again. The office runs this periodically.
     """
     now = ctx.clock.now()
     with ctx.read_db() as s:
@@ -173,7 +175,10 @@ def process_timeouts(ctx: OfficeContext) -> int:
             agent_id = ticket.agent_id
             common: dict[str, Any] = {"agent_id": None, "ring_deadline": None, "window_no": None}
             try:
-                if ticket.recall_count < cfg.max_recalls:
+                if ticket.state == TicketState.OFFERED:
+                    # The agent never rang the kiosk: not the resident's miss. Back in place, no recall.
+                    step(s, ticket, "decline", now, actor="system:agent_timeout", by_agent=agent_id, **common)
+                elif ticket.recall_count < cfg.max_recalls:
                     step(
                         s,
                         ticket,
@@ -206,6 +211,8 @@ def process_timeouts(ctx: OfficeContext) -> int:
                 move_agent(s, agent_id, "release", now, strict=False)
             handled.append(ticket)
     for t in handled:
-        topic = "queue.ended" if t.state == TicketState.NO_SHOW else "queue.recalled"
+        topic = {TicketState.NO_SHOW: "queue.ended", TicketState.WAITING: "queue.declined"}.get(
+            TicketState(t.state), "queue.recalled"
+        )
         publish_change(ctx, t.office_id, topic, [t])
     return len(handled)

@@ -130,6 +130,7 @@ def test_ring_timeout_recalls_twice_then_no_show_and_rejoin_window(any_qh: Queue
         assert agent.get("/api/queue/agents").json()[0]["state"] == "available"
     got = _next(agent)
     assert got is not None and got["id"] == t["id"]
+    _post(agent, t["id"], "ring")
     h.clock.advance(seconds=21)
     assert calling.process_timeouts(h.ctx) == 1
     missed = k.get(f"/api/queue/tickets/{t['id']}").json()
@@ -289,3 +290,40 @@ def test_events_are_published_without_personal_data(qh: QueueHarness) -> None:
     assert seen[0]["payload"]["number"] == t["number"] and seen[1]["payload"]["waiting"] == 1
     assert seen[2]["payload"]["window_no"] is not None and seen[3]["payload"]["waiting"] == 0
     assert ELDER_ID not in str(seen) and ELDER_ID[:6] + ELDER_ID[6:14] not in str(seen)
+
+
+def test_agent_who_never_rings_loses_the_offer_not_the_resident(qh: QueueHarness) -> None:
+    """An offer not rung within the timeout returns to the queue in place without counting a recall."""
+    k = qh.kiosk()
+    t = qh.take(k)
+    agent = qh.agent()
+    assert (_next(agent) or {})["id"] == t["id"]
+    qh.h.clock.advance(seconds=21)
+    assert calling.process_timeouts(qh.h.ctx) == 1
+    back = k.get(f"/api/queue/tickets/{t['id']}").json()
+    assert back["state"] == "waiting" and back["recall_count"] == 0 and back["estimate"]["position"] == 0
+    assert agent.get("/api/queue/agents").json()[0]["state"] == "available"
+
+
+def test_transfer_placements_end_and_by_age(qh: QueueHarness) -> None:
+    """Transfer ``end`` queues behind everyone waiting; ``age`` queues by the original issue time."""
+    h = qh.h
+    k = qh.kiosk()
+    first = qh.take(k)
+    h.clock.advance(minutes=1)
+    second = qh.take(k)
+    h.clock.advance(minutes=1)
+    agent = qh.agent()
+    assert (_next(agent) or {})["id"] == first["id"]
+    _post(agent, first["id"], "answer")
+    h.clock.advance(minutes=1)
+    third = qh.take(k)
+    h.clock.advance(minutes=1)
+    _post(agent, first["id"], "transfer", {"service_id": qh.services["LIFE-UTILITY"], "placement": "end"})
+    assert k.get(f"/api/queue/tickets/{first['id']}").json()["estimate"]["position"] == 2
+    agent.put("/api/queue/agents/me/state", json={"state": "available"})
+    assert (_next(agent) or {})["id"] == second["id"]
+    _post(agent, second["id"], "answer")
+    _post(agent, second["id"], "transfer", {"service_id": qh.services["LIFE-UTILITY"], "placement": "age"})
+    assert k.get(f"/api/queue/tickets/{second['id']}").json()["estimate"]["position"] == 0
+    assert k.get(f"/api/queue/tickets/{third['id']}").json()["estimate"]["position"] == 1
