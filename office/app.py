@@ -19,6 +19,7 @@ from office.api import ROUTERS
 from office.api.common import Public
 from office.auth import api_routes, route_access
 from office.background import Scheduler, default_jobs
+from office.booking.notify import make_notifier
 from office.clock import Clock
 from office.context import OfficeContext
 from office.errors import COMMON_ERROR_RESPONSES, install_error_handlers
@@ -45,7 +46,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
         bridge = EventBridge.for_settings(ctx)
         if bridge is not None:
             await bridge.start()
-        scheduler = Scheduler(ctx, default_jobs(ctx) if settings.background_jobs else [])
+        scheduler = Scheduler(ctx, default_jobs(notifier) if settings.background_jobs else [])
         scheduler.start()
         log.info("office started", extra={"environment": settings.environment.value})
         try:
@@ -67,6 +68,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
         redoc_url=None,
     )
     app.state.ctx = ctx
+    token = settings.sms_gateway_token
+    notifier = make_notifier(settings.sms_gateway_url, token=token.get_secret_value() if token else None)
+    app.state.booking_notifier = notifier
     install_error_handlers(app)
     for router in ROUTERS:
         # Bodies over the limit get 413 whether declared or streamed; an upload route may declare a

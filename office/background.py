@@ -16,7 +16,10 @@ from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 
+from office.booking.maintenance import run_periodic
+from office.booking.notify import Notifier
 from office.context import OfficeContext
+from office.queue.calling import process_timeouts
 
 __all__ = ["Job", "Scheduler", "default_jobs"]
 
@@ -32,16 +35,8 @@ class Job:
     run: Callable[[OfficeContext], object]
 
 
-def default_jobs(ctx: OfficeContext) -> list[Job]:
-    """The office's standing jobs."""
-    from office.booking.maintenance import run_periodic
-    from office.booking.notify import make_notifier
-    from office.queue.calling import process_timeouts
-
-    token = ctx.settings.sms_gateway_token
-    notifier = make_notifier(
-        ctx.settings.sms_gateway_url, token=token.get_secret_value() if token is not None else None
-    )
+def default_jobs(notifier: Notifier) -> list[Job]:
+    """The office's standing jobs; reminders go out through ``notifier``."""
     return [
         Job("queue.ring_timeouts", 2.0, process_timeouts),
         Job("booking.maintenance", 30.0, lambda c: run_periodic(c, notifier)),
