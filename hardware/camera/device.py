@@ -15,7 +15,7 @@ optionally, ``_set_control``.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -246,14 +246,23 @@ class DocumentCamera(Camera):
         self._emit(DataEvent(device=self.name, what="capture_done"))
         return result
 
-    def auto_capture(self, *, max_frames: int = 300, steady_frames: int = 8) -> CaptureResult | None:
+    def auto_capture(
+        self,
+        *,
+        max_frames: int = 300,
+        steady_frames: int = 8,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> CaptureResult | None:
         """Watch the live view and capture once the page has held still with good quality.
 
-        Returns ``None`` when ``max_frames`` pass without a steady, good page.
+        Returns ``None`` when ``max_frames`` pass without a steady, good page, or as soon as
+        ``cancelled()`` returns True (checked before every frame; the agent or resident gave up).
         """
         detector = pipeline.SteadyDetector(frames=steady_frames)
         with self._operation("auto_capture"):
             for _ in range(max_frames):
+                if cancelled is not None and cancelled():
+                    return None
                 frame = self._read_checked()
                 analysis = pipeline.analyze(frame, self.thresholds)
                 corners = None if analysis.detection is None else analysis.detection.corners

@@ -248,7 +248,7 @@ class _Canvas:
         self.height += row.height
 
     def feed(self, dots: int) -> None:
-        if dots > 0:
+        if dots > 0 and self.height < _MAX_CANVAS:
             self.rows.append(Image.new("L", (self.width, dots), 255))
             self.height += dots
 

@@ -79,6 +79,7 @@ class PrinterSimulator:
         self._clients: list[socket.socket] = []
         self._buffers: dict[int, bytearray] = {}
         self._unplugged = False
+        self._dropped = threading.Event()
         self.port = 0
 
     # ------------------------------------------------------------------ control
@@ -137,12 +138,18 @@ class PrinterSimulator:
             self._state.stall = value
 
     def unplug(self) -> None:
-        """Drop every connection and refuse new ones until :meth:`replug`."""
+        """Drop every connection and refuse new ones until :meth:`replug`.
+
+        Returns once the serving thread has dropped the connections, so the caller's next
+        operation is guaranteed to see a dead link.
+        """
         with self._lock:
             self._unplugged = True
-        if self._wake_w is not None:
+            self._dropped.clear()
+        if self._wake_w is not None and self._thread is not None:
             with contextlib.suppress(OSError):
                 self._wake_w.send(b"u")
+            self._dropped.wait(timeout=5.0)
 
     def replug(self) -> None:
         """Accept connections again."""
@@ -192,6 +199,7 @@ class PrinterSimulator:
                         if b"x" in signal:
                             return
                         self._drop_clients(selector)
+                        self._dropped.set()
                     elif key.data == "accept":
                         self._accept(selector)
                     else:

@@ -115,6 +115,32 @@ def test_auto_capture_waits_for_the_page_to_settle() -> None:
         assert camera.sim.frames == 6 + 4
 
 
+def test_auto_capture_can_be_cancelled() -> None:
+    """A cancel callback stops auto-capture before the next frame."""
+    calls: list[int] = []
+
+    def cancelled() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    with _doc(f"{DOC}&settle=100") as camera:
+        assert camera.auto_capture(max_frames=50, cancelled=cancelled) is None
+        assert camera.sim.frames == 3
+
+
+def test_every_registry_row_of_cameras_and_printers_resolves() -> None:
+    """Each BACKENDS entry for document_camera, face_camera and printer names an existing factory."""
+    import importlib
+
+    from hardware.registry import BACKENDS
+
+    rows = {k: v for k, v in BACKENDS.items() if k[0] in ("document_camera", "face_camera", "printer")}
+    assert len(rows) == 8
+    for target in rows.values():
+        module, _, attr = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), attr))
+
+
 def test_auto_capture_gives_up_on_an_empty_desk() -> None:
     """Without a page, auto-capture returns None after max_frames."""
     with _doc(f"{DOC}&mode=empty") as camera:
