@@ -72,6 +72,10 @@ class CaptureResult:
     corners: tuple[tuple[float, float], ...] | None = None
     quality: pipeline.Quality | None = None
     page_jpeg: bytes | None = None
+    page_turn: int = 0
+    """Clockwise quarter turn applied to the page (0 or 90)."""
+    page_skew: float = 0.0
+    """Skew angle (degrees) removed from the page after the perspective correction."""
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the image bytes, JSON-ready (no personal data)."""
@@ -80,6 +84,8 @@ class CaptureResult:
             "width": self.width,
             "height": self.height,
             "corners": [list(c) for c in self.corners] if self.corners else None,
+            "page_turn": self.page_turn,
+            "page_skew": self.page_skew,
             "quality": None
             if quality is None
             else {
@@ -157,7 +163,6 @@ class Camera(Device):
             if err.recommended_action is RecommendedAction.MAINTENANCE:
                 self._update_status(availability=Availability.NO_DEVICE, streaming=False)
             raise
-        self.statistics.increment("frames")
         return frame
 
     def _encode(self, frame: Frame) -> bytes:
@@ -210,6 +215,8 @@ class DocumentCamera(Camera):
     """The document camera (高拍仪): stills of documents, straightened and quality-checked."""
 
     kind: ClassVar[str] = "document_camera"
+    straighten_pages: bool = True
+    """Turn and deskew the page after the perspective correction (``pipeline.straighten``)."""
 
     def __init__(
         self,
@@ -291,9 +298,13 @@ class DocumentCamera(Camera):
         detection = analysis.detection
         page = None
         corners = None
+        turn, skew = 0, 0.0
         if detection is not None:
             corners = tuple((float(x), float(y)) for x, y in detection.corners)
-            page = self._encode(pipeline.warp_page(frame, detection.corners, max_side=max_page_side))
+            flat = pipeline.warp_page(frame, detection.corners, max_side=max_page_side)
+            if self.straighten_pages:
+                flat, turn, skew = pipeline.straighten(flat)
+            page = self._encode(flat)
         result = CaptureResult(
             jpeg=self._encode(frame),
             width=frame.shape[1],
@@ -301,6 +312,8 @@ class DocumentCamera(Camera):
             corners=corners,
             quality=quality,
             page_jpeg=page,
+            page_turn=turn,
+            page_skew=skew,
         )
         return result
 

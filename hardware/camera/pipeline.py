@@ -9,7 +9,7 @@ hardware-protocols §3.2 with the robustness extras it lists:
    quadrilateral, refines each side by a least-squares line fit and maps the corners back to full
    resolution.
 2. :func:`warp_page` corrects the perspective (output size from the edge lengths, §3.2 step 7);
-   :func:`deskew` and :func:`orientation` straighten what is left.
+   :func:`straighten` (:func:`orientation` then :func:`deskew`) turns and deskews what is left.
 3. :func:`assess_quality` measures focus (variance of the Laplacian), glare (saturated,
    unsaturated pixels on the page) and whether the page is fully in the frame and large enough
    (§3.3); thresholds live in :class:`QualityThresholds` so each camera model can be calibrated.
@@ -44,6 +44,7 @@ __all__ = [
     "encode_jpeg",
     "order_corners",
     "orientation",
+    "straighten",
     "warp_page",
     "write_pdf",
 ]
@@ -353,16 +354,37 @@ def deskew(image: Image8, *, max_angle: float = 10.0, step: float = 0.5) -> tupl
     return np.asarray(out, dtype=np.uint8), angle
 
 
-def orientation(image: Image8) -> int:
-    """Quarter turns (0 or 90) that make text lines horizontal, from row vs column profile variance.
+def _best_profile(ink: Image8, max_angle: float, step: float) -> float:
+    angles = np.arange(-max_angle, max_angle + step / 2, step)
+    return max(_profile_score(ink, float(a)) for a in angles)
 
-    Telling 0 from 180 degrees needs reading the text, which this pipeline does not do; the caller
-    rotates by ``cv2.rotate`` with the returned angle.
+
+def orientation(image: Image8, *, max_skew: float = 10.0) -> int:
+    """Quarter turns (0 or 90, clockwise) that make text lines horizontal.
+
+    Compares the sharpest row-ink profile with the sharpest column-ink profile, each searched
+    over ``±max_skew`` degrees so a slightly skewed page is judged correctly. Telling 0 from 180
+    degrees needs reading the text, which this pipeline does not do.
     """
     ink = _ink(_grey(image))
-    rows = float(np.var(ink.sum(axis=1, dtype=np.float64)))
-    cols = float(np.var(ink.sum(axis=0, dtype=np.float64)))
+    if not ink.any():
+        return 0
+    rows = _best_profile(ink, max_skew, 1.0)
+    cols = _best_profile(np.ascontiguousarray(ink.T), max_skew, 1.0)
     return 90 if cols > 1.5 * rows else 0
+
+
+def straighten(page: Image8) -> tuple[Image8, int, float]:
+    """Turn a warped page so text lines run horizontally, then deskew it.
+
+    Returns the page, the quarter turn applied (0 or 90, clockwise) and the skew angle removed.
+    A page that reads upside down after the turn is not detected (see :func:`orientation`).
+    """
+    turn = orientation(page)
+    if turn:
+        page = np.asarray(cv2.rotate(page, cv2.ROTATE_90_CLOCKWISE), dtype=np.uint8)
+    page, angle = deskew(page)
+    return page, turn, angle
 
 
 class QualityProblem(Enum):

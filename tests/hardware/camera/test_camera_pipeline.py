@@ -132,6 +132,18 @@ def test_orientation_detects_a_quarter_turn() -> None:
     assert pipeline.orientation(turned) == 90
 
 
+def test_straighten_turns_and_deskews() -> None:
+    """A page turned a quarter and tilted 3 degrees comes back with horizontal text lines."""
+    page = synth.render_page(8, long_side=800)
+    turned = np.asarray(cv2.rotate(page, cv2.ROTATE_90_COUNTERCLOCKWISE), dtype=np.uint8)
+    h, w = turned.shape[:2]
+    rot = cv2.getRotationMatrix2D((w / 2, h / 2), 3.0, 1.0)
+    tilted = np.asarray(cv2.warpAffine(turned, rot, (w, h), borderValue=(245, 245, 245)), dtype=np.uint8)
+    out, turn, skew = pipeline.straighten(tilted)
+    assert turn == 90 and abs(skew + 3.0) <= 1.0
+    assert pipeline.orientation(out) == 0 and out.shape[0] > out.shape[1]
+
+
 def test_steady_detector_fires_once_per_still_page() -> None:
     """Auto-capture fires after N steady frames, once, and re-arms when the page moves."""
     steady = pipeline.SteadyDetector(frames=4, tolerance=0.01)
