@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -298,3 +299,15 @@ def test_bad_sim_urls(url: str) -> None:
     """Unknown simulator parameters are configuration errors."""
     with pytest.raises(ConfigurationError):
         open_device("printer", url)
+
+
+@pytest.mark.hardware
+@pytest.mark.skipif(os.environ.get("DOORSTEP_REAL_HARDWARE") != "1", reason="needs DOORSTEP_REAL_HARDWARE=1")
+def test_real_printer_status_and_test_slip() -> None:
+    """A real printer (DOORSTEP_PRINTER_URL) answers DLE EOT and prints the EXTERNAL test slip."""
+    url = os.environ.get("DOORSTEP_PRINTER_URL")
+    if not url:
+        pytest.fail("DOORSTEP_PRINTER_URL must name the printer (e.g. escpos+usb://0x0416:0x5011)")
+    with open_device("printer", url) as printer:
+        assert printer.check_health(HealthLevel.INTERNAL).ok
+        assert printer.check_health(HealthLevel.EXTERNAL).ok
