@@ -15,8 +15,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from office import audit
 from office.audit import Actor
@@ -35,12 +36,14 @@ __all__ = ["call_next", "call_ticket", "eligible_services_clause", "process_time
 _CLAIM_ATTEMPTS = 8
 
 
-def eligible_services_clause(s: Session, agent_id: int) -> object | None:
-    """A WHERE clause limiting tickets to the agent's skills; None for a generalist (全科)."""
-    skills = list(s.scalars(select(AgentSkill.skill).where(AgentSkill.user_id == agent_id)))
-    if not skills:
-        return None
-    return Ticket.service_id.in_(select(Service.id).where(Service.skill.in_([*skills, ""])))
+def eligible_services_clause(agent_id: int) -> ColumnElement[bool]:
+    """Tickets the agent may take: every service for a generalist (no skills, 全科); otherwise the
+    services needing one of their skills or none. One clause, evaluated inside the pick query."""
+    mine = select(AgentSkill.skill).where(AgentSkill.user_id == agent_id)
+    return or_(
+        ~exists(mine),
+        Ticket.service_id.in_(select(Service.id).where(or_(Service.skill == "", Service.skill.in_(mine)))),
+    )
 
 
 def _agent_row(s: Session, agent_id: int) -> AgentState:
@@ -97,9 +100,7 @@ def call_next(ctx: OfficeContext, agent_id: int, office_id: int) -> Ticket | Non
             .order_by(*sql_order(now, cfg.max_wait_bound_min))
             .limit(1)
         )
-        clause = eligible_services_clause(s, agent_id)
-        if clause is not None:
-            q = q.where(clause)  # type: ignore[arg-type]
+        q = q.where(eligible_services_clause(agent_id))
         if s.get_bind().dialect.name == "postgresql":
             q = q.with_for_update(skip_locked=True)
         for _ in range(_CLAIM_ATTEMPTS):

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from office.context import OfficeContext
-from office.models import Service, Ticket
+from office.models import Service, ServiceRevision, Ticket
 from office.queue.config import load_config
 from office.queue.estimate import Accuracy, Estimate, ServiceTimes, accuracy, estimate_ticket
 from office.queue.lifecycle import QUEUED_STATES
 from office.queue.ordering import sort_key
 
-__all__ = ["QueueStats", "TicketStatus", "queued_list", "stats", "ticket_status"]
+__all__ = ["QueueStats", "TicketStatus", "queued_list", "service_names", "stats", "ticket_status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,14 +28,44 @@ class TicketStatus:
     estimate: Estimate | None
 
 
+#: (service id, version) → (name, English name), per engine. Revisions are immutable, so entries
+#: never go stale; the bound only caps memory.
+_names: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int], tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+_NAMES_MAX = 4096
+
+
+def service_names(ctx: OfficeContext, service_id: int, version: int) -> tuple[str, str]:
+    """The service's names as of ``version`` (what the ticket was issued under)."""
+    cache = _names.setdefault(ctx.engine, {})
+    key = (service_id, version)
+    found = cache.get(key)
+    if found is None:
+        with ctx.read_db() as s:
+            snap = s.scalar(
+                select(ServiceRevision.snapshot).where(
+                    ServiceRevision.service_id == service_id, ServiceRevision.version == version
+                )
+            )
+            if snap is None:  # no revision row (data created outside the catalog): current names
+                svc = s.get(Service, service_id)
+                snap = {"name": svc.name, "name_en": svc.name_en} if svc else {"name": "", "name_en": ""}
+        found = (str(snap.get("name", "")), str(snap.get("name_en", "")))
+        if len(cache) >= _NAMES_MAX:
+            cache.clear()
+        cache[key] = found
+    return found
+
+
 def ticket_status(ctx: OfficeContext, ticket: Ticket, estimate: Estimate | None = None) -> TicketStatus:
     """The status of ``ticket`` now (``estimate``: one just computed, to reuse)."""
-    with ctx.read_db() as s:
-        svc = s.get(Service, ticket.service_id)
-        est = estimate
-        if est is None and ticket.state in QUEUED_STATES:
+    est = estimate
+    if est is None and ticket.state in QUEUED_STATES:
+        with ctx.read_db() as s:
             est = estimate_ticket(s, ticket, load_config(s, ticket.office_id), ctx.clock.now())
-    return TicketStatus(ticket, svc.name if svc else "", svc.name_en if svc else "", est)
+    name, name_en = service_names(ctx, ticket.service_id, ticket.service_version)
+    return TicketStatus(ticket, name, name_en, est)
 
 
 def queued_list(ctx: OfficeContext, office_id: int) -> list[TicketStatus]:

@@ -77,6 +77,7 @@ def test_admin_edit_versions_the_service_and_past_tickets_keep_theirs(qh: QueueH
         {"name": "委托书", "name_en": "Power of attorney", "count": 1, "form": "original"},
     ]
     body["expected_minutes"] = 9
+    body["name"] = "户籍证明开具（新）"
     r = admin.put(f"/api/catalog/services/{sid}", json=body)
     assert r.status_code == 200 and r.json()["version"] == 2 and len(r.json()["materials"]) == 3
     old = qh.h.client().get(f"/api/catalog/services/{sid}/revisions/{t['service_version']}").json()
@@ -85,7 +86,9 @@ def test_admin_edit_versions_the_service_and_past_tickets_keep_theirs(qh: QueueH
         and len(old["definition"]["materials"]) == 2
         and old["definition"]["expected_minutes"] == 6
     )
-    assert k.get(f"/api/queue/tickets/{t['id']}").json()["service_version"] == 1
+    seen = k.get(f"/api/queue/tickets/{t['id']}").json()
+    assert seen["service_version"] == 1 and seen["service_name"] == "户籍证明开具"
+    assert qh.take(k, "GOV-HUKOU-PROOF")["service_name"] == "户籍证明开具（新）"
 
 
 def test_create_deactivate_and_refusals(qh: QueueHarness) -> None:
