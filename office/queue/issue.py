@@ -20,11 +20,11 @@ from office import audit
 from office.audit import Actor
 from office.context import OfficeContext
 from office.errors import ApiError
-from office.models import Office, Priority, Service, Ticket, TicketEvent, TicketState
+from office.models import Office, Priority, Service, Ticket, TicketState
 from office.queue.config import load_config
 from office.queue.estimate import Estimate, estimate_for
 from office.queue.live import publish_change
-from office.queue.numbering import business_date, format_number, next_number
+from office.queue.numbering import business_date, numbered_insert
 from office.queue.resident import InvalidIdNumber, is_statutory_age, validate_id_number
 from office.queue.txn import writing
 
@@ -155,46 +155,36 @@ def _insert(
     # The new ticket will have the largest id, so it sorts after equal keys: estimate before inserting.
     probe = _Probe(id=_LAST_ID, priority=priority, order_at=order_at, queued_at=now)
     estimate = estimate_for(s, probe, office.id, service.id, service.skill, cfg, now)
-    number = next_number(s, office.id, service.queue_prefix, day)
-    ticket = Ticket(
-        office_id=office.id,
-        station_id=req.station_id,
-        kiosk_id=req.kiosk_id,
-        issued_by_user_id=req.user_id,
-        service_id=service.id,
-        service_version=service.version,
-        queue_prefix=service.queue_prefix,
-        business_date=day,
-        number=number,
-        display_number=format_number(service.queue_prefix, number),
-        state=TicketState.WAITING.value,
-        priority=priority,
-        priority_basis=basis,
-        order_at=order_at,
-        queued_at=now,
-        issued_at=now,
-        resident_hash=resident_hash,
-        resident_enc=ctx.cipher.encrypt(id_number, context=b"ticket") if id_number else None,
-        active_key=active_key(office.id, resident_hash, service.id) if resident_hash else None,
-        idem_scope=scope if req.idempotency_key else None,
-        idem_key=req.idempotency_key,
-        appointment_ref=req.appointment_ref,
-        predicted_wait_s=estimate.expected_s,
-    )
-    s.add(ticket)
-    s.flush()
-    s.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            office_id=office.id,
-            at=now,
-            event="issue",
-            from_state="",
-            to_state=ticket.state,
-            actor=f"{actor.type}:{actor.id}",
-            reason=basis,
-        )
-    )
+    values = {
+        "office_id": office.id,
+        "station_id": req.station_id,
+        "kiosk_id": req.kiosk_id,
+        "issued_by_user_id": req.user_id,
+        "service_id": service.id,
+        "service_version": service.version,
+        "queue_prefix": service.queue_prefix,
+        "business_date": day,
+        "state": TicketState.WAITING.value,
+        "priority": priority,
+        "priority_basis": basis,
+        "order_at": order_at,
+        "queued_at": now,
+        "issued_at": now,
+        "resident_hash": resident_hash,
+        "resident_enc": ctx.cipher.encrypt(id_number, context=b"ticket") if id_number else None,
+        "active_key": active_key(office.id, resident_hash, service.id) if resident_hash else None,
+        "idem_scope": scope if req.idempotency_key else None,
+        "idem_key": req.idempotency_key,
+        "appointment_ref": req.appointment_ref,
+        "predicted_wait_s": estimate.expected_s,
+        "recall_count": 0,
+        "ended_by": "",
+        "end_reason": "",
+        "version": 1,
+    }
+    event = {"at": now, "event": "issue", "actor": f"{actor.type}:{actor.id}", "reason": basis}
+    # The counter row is locked from its increment to the commit: take it last, in one statement.
+    ticket = numbered_insert(s, values, event)
     if actor.type == "user":
         audit.record(
             s,

@@ -9,14 +9,16 @@ never reused: a rolled-back issue also rolls back its increment, and nothing eve
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import String, case, cast, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from office.models import TicketCounter
+from office.models import Ticket, TicketCounter, TicketEvent
 
-__all__ = ["business_date", "format_number", "next_number"]
+__all__ = ["business_date", "format_number", "next_number", "numbered_insert"]
 
 
 def business_date(instant: datetime, zone: ZoneInfo | str) -> date:
@@ -43,3 +45,58 @@ def next_number(session: Session, office_id: int, prefix: str, day: date) -> int
     ).returning(TicketCounter.last_number)
     value: int = session.execute(stmt).scalar_one()
     return value
+
+
+def numbered_insert(session: Session, values: dict[str, Any], event: dict[str, Any]) -> Ticket:
+    """Number and insert a ticket (``values`` without number) and its ``issue`` event.
+
+    PostgreSQL: one statement (counter upsert → ticket insert → event insert as data-modifying CTEs),
+    so the counter row stays locked only until the commit that follows. SQLite (writers serialized
+    anyway): the same writes as separate statements. Returns a detached ticket with its values.
+    """
+    office_id, prefix, day = values["office_id"], values["queue_prefix"], values["business_date"]
+    if session.get_bind().dialect.name != "postgresql":
+        number = next_number(session, office_id, prefix, day)
+        ticket = Ticket(**values, number=number, display_number=format_number(prefix, number))
+        session.add(ticket)
+        session.flush()
+        session.add(
+            TicketEvent(
+                ticket_id=ticket.id, office_id=office_id, from_state="", to_state=ticket.state, **event
+            )
+        )
+        session.flush()
+        return ticket
+    table = Ticket.__table__
+    counter = (
+        postgresql.insert(TicketCounter)
+        .values(office_id=office_id, queue_prefix=prefix, business_date=day, last_number=1)
+        .on_conflict_do_update(
+            index_elements=["office_id", "queue_prefix", "business_date"],
+            set_={"last_number": TicketCounter.last_number + 1},
+        )
+        .returning(TicketCounter.last_number.label("n"))
+        .cte("n")
+    )
+    text_n = cast(counter.c.n, String)
+    display = literal(prefix, String) + case((counter.c.n < 1000, func.lpad(text_n, 3, "0")), else_=text_n)
+    columns = [*values, "number", "display_number"]
+    source = select(
+        *[literal(v, type_=table.c[k].type) for k, v in values.items()], counter.c.n, display
+    ).select_from(counter)
+    inserted = (
+        insert(Ticket)
+        .from_select(columns, source)
+        .returning(Ticket.id, Ticket.number, Ticket.display_number)
+        .cte("t")
+    )
+    ev_table = TicketEvent.__table__
+    ev_values = {"office_id": office_id, "from_state": "", "to_state": values["state"], **event}
+    ev_source = select(
+        inserted.c.id, *[literal(v, type_=ev_table.c[k].type) for k, v in ev_values.items()]
+    ).select_from(inserted)
+    logged = insert(TicketEvent).from_select(["ticket_id", *ev_values], ev_source).cte("e")
+    row = session.execute(
+        select(inserted.c.id, inserted.c.number, inserted.c.display_number).add_cte(logged)
+    ).one()
+    return Ticket(**values, id=row.id, number=row.number, display_number=row.display_number)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import update
 
-from office.models import Office
+from office.models import Office, TicketCounter
 from office.queue.numbering import business_date, format_number
 from tests.office import test_queue_support as support
 from tests.office.test_queue_support import QueueHarness
@@ -61,3 +61,12 @@ def test_business_date_and_number_format() -> None:
     assert business_date(instant, "America/New_York") == date(2026, 3, 7)
     assert business_date(instant, "Asia/Shanghai") == date(2026, 3, 8)
     assert [format_number("A", n) for n in (1, 17, 999, 1000)] == ["A001", "A017", "A999", "A1000"]
+
+
+def test_numbers_past_999_grow_a_digit_on_both_engines(any_qh: QueueHarness) -> None:
+    """After A999 the next number is A1000 (never a wrapped or truncated A000/A100)."""
+    k = any_qh.kiosk()
+    assert any_qh.take(k)["number"] == "A001"
+    with any_qh.h.ctx.db() as s, s.begin():
+        s.execute(update(TicketCounter).values(last_number=998))
+    assert [any_qh.take(k)["number"] for _ in range(2)] == ["A999", "A1000"]
