@@ -1,0 +1,191 @@
+"""The kiosk's devices as the call needs them: ``hw.request`` in, ``hw.progress``/``hw.result`` out.
+
+:class:`DeviceService` opens devices by URL through :func:`hardware.open_device` on first use,
+runs every device operation in a worker thread (drivers are synchronous), one operation at a time
+(a second request while one runs is answered ``busy``), and asks the resident for consent first
+through a :data:`ConsentHook`. The resident UI implements that hook (it shows the consent screen);
+until it is plugged in, :func:`auto_grant` grants consent and logs that it did, and
+:func:`auto_refuse` refuses — chosen explicitly by ``KIOSK_CONSENT``.
+
+Driver errors are translated at this one boundary (``UserActionRequired`` → ``failed`` with the
+prompt as ``error``; ``DeviceFault`` → ``failed`` with the error's class name). The card's data
+goes only into the ``hw.result`` for the agent; logs get the masked form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hardware import open_device, open_device_as
+from hardware.device import Device
+from hardware.errors import Cancelled, DeviceFault, HardwareError, UserActionRequired
+from hardware.health import HealthLevel
+from hardware.idcard import IdCardData, IdCardReader
+from signaling.messages import HwAction, HwOutcome, HwRequest
+
+__all__ = [
+    "ConsentHook",
+    "DeviceService",
+    "HwOutcomeData",
+    "ProgressHook",
+    "auto_grant",
+    "auto_refuse",
+    "card_payload",
+]
+
+logger = logging.getLogger(__name__)
+
+ConsentHook = Callable[[HwRequest], Awaitable[bool]]
+"""Ask the resident to consent to ``request`` (the UI's job); True when they agree."""
+
+ProgressHook = Callable[[str], Awaitable[None]]
+"""Report a stage (``awaiting_consent``, ``consent_given``, ``reading``) to the agent."""
+
+
+async def auto_grant(request: HwRequest) -> bool:
+    """Headless/demo consent: grant without asking, and log that consent was not asked."""
+    logger.warning(
+        "consent for %s granted automatically (KIOSK_CONSENT=grant, no resident UI)", request.action
+    )
+    return True
+
+
+async def auto_refuse(request: HwRequest) -> bool:
+    """Consent that is always refused (a kiosk that must never read devices unattended)."""
+    logger.info("consent for %s refused automatically (KIOSK_CONSENT=refuse)", request.action)
+    return False
+
+
+@dataclass(frozen=True)
+class HwOutcomeData:
+    """What goes into ``hw.result``."""
+
+    outcome: HwOutcome
+    data: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def card_payload(card: IdCardData) -> dict[str, Any]:
+    """The card's fields for the agent (personal data: only into ``hw.result``, never logs)."""
+    return {
+        "card_type": card.card_type.value,
+        "name": card.name,
+        "gender": card.gender,
+        "ethnicity": card.ethnicity,
+        "birth_date": card.birth_date.isoformat(),
+        "address": card.address,
+        "id_number": card.id_number,
+        "issuer": card.issuer,
+        "valid_from": card.valid_from.isoformat(),
+        "valid_until": None if card.valid_until is None else card.valid_until.isoformat(),
+        "english_name": card.english_name,
+        "nationality": card.nationality,
+    }
+
+
+class DeviceService:
+    """Devices by kind, opened lazily from ``urls``; one operation at a time, in a worker thread."""
+
+    def __init__(
+        self,
+        urls: Mapping[str, str],
+        *,
+        consent: ConsentHook = auto_refuse,
+        stats_dir: Path | None = None,
+        card_timeout: float = 30.0,
+    ) -> None:
+        self.urls = dict(urls)
+        self.consent = consent
+        self.stats_dir = stats_dir
+        self.card_timeout = card_timeout
+        self._devices: dict[str, Device] = {}
+        self._busy = asyncio.Lock()
+        self._current: Device | None = None
+
+    async def handle(self, request: HwRequest, progress: ProgressHook) -> HwOutcomeData:
+        """Run one agent request: consent, then the device; never raises for device trouble."""
+        if self._busy.locked():
+            return HwOutcomeData(HwOutcome.BUSY)
+        async with self._busy:
+            await progress("awaiting_consent")
+            if not await self.consent(request):
+                return HwOutcomeData(HwOutcome.CONSENT_REFUSED)
+            await progress("consent_given")
+            if request.action is not HwAction.READ_ID_CARD:
+                return HwOutcomeData(HwOutcome.FAILED, error="unsupported_action")
+            await progress("reading")
+            try:
+                card = await asyncio.to_thread(self._read_card)
+            except Cancelled:
+                return HwOutcomeData(HwOutcome.CANCELLED)
+            except UserActionRequired as err:
+                return HwOutcomeData(HwOutcome.FAILED, error=str(err.prompt))
+            except DeviceFault as err:
+                logger.warning("read_id_card failed: %s", type(err).__name__)
+                return HwOutcomeData(HwOutcome.FAILED, error="device_unavailable")
+            except HardwareError as err:  # configuration: wrong URL, backend missing
+                logger.error("read_id_card misconfigured: %s", type(err).__name__)
+                return HwOutcomeData(HwOutcome.FAILED, error="device_unavailable")
+            logger.info("read_id_card ok: %s", card.masked()["id_number"])
+            return HwOutcomeData(HwOutcome.OK, data=card_payload(card))
+
+    def cancel(self) -> None:
+        """Cancel the running device operation (thread-safe; it raises ``Cancelled`` at its next poll)."""
+        device = self._current
+        if device is not None:
+            device.cancel()
+
+    async def health(self) -> dict[str, dict[str, Any]]:
+        """Per configured kind: status and an internal health check (no personal data)."""
+        return await asyncio.to_thread(self._health)
+
+    async def close(self) -> None:
+        """Close every opened device."""
+        devices, self._devices = list(self._devices.values()), {}
+        for device in devices:
+            with contextlib.suppress(HardwareError):
+                await asyncio.to_thread(device.close)
+
+    # -- worker-thread side ---------------------------------------------------------------------
+
+    def _device(self, kind: str) -> Device:
+        device = self._devices.get(kind)
+        if device is None:
+            url = self.urls[kind]
+            if kind == "idcard":
+                device = open_device_as(IdCardReader, url, stats_dir=self.stats_dir, name=f"{kind}.main")
+            else:
+                device = open_device(kind, url, stats_dir=self.stats_dir, name=f"{kind}.main")
+            device.open()
+            device.claim()
+            device.enable()
+            self._devices[kind] = device
+        return device
+
+    def _read_card(self) -> IdCardData:
+        reader = self._device("idcard")
+        assert isinstance(reader, IdCardReader)
+        self._current = reader
+        try:
+            if not reader.wait_for_card(self.card_timeout):
+                raise UserActionRequired("no card placed in time", prompt="place_card")
+            return reader.read_card()
+        finally:
+            self._current = None
+
+    def _health(self) -> dict[str, dict[str, Any]]:
+        report: dict[str, dict[str, Any]] = {}
+        for kind in sorted(self.urls):
+            try:
+                device = self._device(kind)
+                result = device.check_health(HealthLevel.INTERNAL)
+                report[kind] = {"status": device.status().to_dict(), "health": result.to_dict()}
+            except HardwareError as err:
+                report[kind] = {"ok": False, "error": type(err).__name__}
+        return report

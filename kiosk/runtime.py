@@ -1,0 +1,204 @@
+"""The kiosk process's main loop: signaling messages in, calls, media and devices out.
+
+:class:`KioskRuntime` reads the :class:`~signaling.client.SignalingClient` (which reconnects and
+resumes by itself) and:
+
+- on ``call.invite`` accepts the call (``call.decline`` ``busy`` when one is already running) and,
+  on the first active ``call.state`` of that call (the office has put the connection ``in_call``),
+  starts a :class:`~kiosk.peer.MediaSession` that offers generation 0 and renegotiates on failure;
+- forwards the call's ``description`` and ``candidate`` messages to the media session;
+- runs ``hw.request`` through :class:`~kiosk.devices.DeviceService` (consent first) in the
+  background, answering ``hw.progress`` and ``hw.result``;
+- ends the media on ``call.end``, ``call.cancel`` or ``call.state`` ``ended``;
+- reports device health every ``health_interval_s`` through ``report_health``.
+
+Seam for the resident UI (``kiosk/web.py``, built separately): ``on_call(call_id | None)`` and
+``on_hw_request`` observers, the ``consent`` hook of the device service, and :attr:`call`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from kiosk.devices import DeviceService
+from kiosk.peer import MediaSession, PeerSettings, TrackFactory
+from signaling.client import SignalingClient
+from signaling.errors import SignalingError
+from signaling.messages import (
+    BaseMessage,
+    CallAccept,
+    CallCancel,
+    CallDecline,
+    CallEnd,
+    CallInvite,
+    CallState,
+    CallStateName,
+    Candidate,
+    Description,
+    HwProgress,
+    HwRequest,
+    HwResult,
+)
+
+__all__ = ["HealthReporter", "KioskRuntime"]
+
+logger = logging.getLogger(__name__)
+
+HealthReporter = Callable[[dict[str, Any]], Awaitable[None]]
+"""Send one device-health report to the office (or log it)."""
+
+
+class KioskRuntime:
+    """One kiosk's calls over one signaling client."""
+
+    def __init__(
+        self,
+        signaling: SignalingClient,
+        devices: DeviceService,
+        make_tracks: TrackFactory,
+        *,
+        peer_settings: PeerSettings | None = None,
+        report_health: HealthReporter | None = None,
+        health_interval_s: float = 60.0,
+        on_call: Callable[[str | None], None] | None = None,
+    ) -> None:
+        self.signaling = signaling
+        self.devices = devices
+        self.make_tracks = make_tracks
+        self.peer_settings = peer_settings or PeerSettings()
+        self.report_health = report_health
+        self.health_interval_s = health_interval_s
+        self.on_call = on_call
+        self.call_id: str | None = None
+        self.call: MediaSession | None = None
+        self.invites: list[CallInvite] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._main: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Connect signaling and start the message loop and the health reporter."""
+        self.signaling.start()
+        await self.signaling.wait_connected()
+        self._main.append(asyncio.create_task(self._run(), name="kiosk-runtime"))
+        if self.report_health is not None:
+            self._main.append(asyncio.create_task(self._health_loop(), name="kiosk-health"))
+
+    async def run_forever(self) -> None:
+        """Start, then wait until the signaling client stops for good (rejected or closed)."""
+        await self.start()
+        await self._main[0]
+
+    async def close(self) -> None:
+        """End the media, stop background work, close signaling and devices."""
+        await self._end_media()
+        for task in [*self._main, *self._tasks]:
+            task.cancel()
+        for task in [*self._main, *self._tasks]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._main.clear()
+        await self.signaling.close()
+        await self.devices.close()
+
+    async def __aenter__(self) -> KioskRuntime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- messages -------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        async for message in self.signaling.messages():
+            try:
+                await self._handle(message)
+            except SignalingError as err:
+                logger.warning("kiosk: could not answer %s (%s)", message.type, type(err).__name__)
+
+    async def _handle(self, message: BaseMessage) -> None:
+        if isinstance(message, CallInvite):
+            await self._on_invite(message)
+        elif isinstance(message, CallState):
+            await self._on_state(message)
+        elif isinstance(message, Description | Candidate):
+            if self.call is not None and message.call_id == self.call.call_id:
+                await self.call.handle(message)
+        elif isinstance(message, HwRequest):
+            if message.call_id == self.call_id:
+                self._spawn(self._on_hw(message), f"hw-{message.request_id}")
+        elif isinstance(message, CallEnd | CallCancel) and message.call_id == self.call_id:
+            logger.info("call %s ended by the agent (%s)", message.call_id, message.reason)
+            await self._end_media()
+
+    async def _on_invite(self, invite: CallInvite) -> None:
+        self.invites.append(invite)
+        if self.call_id is not None and self.call_id != invite.call_id:
+            await self.signaling.send(CallDecline(call_id=invite.call_id, reason="busy"))
+            return
+        self.call_id = invite.call_id
+        await self.signaling.send(CallAccept(call_id=invite.call_id))
+        if self.on_call is not None:
+            self.on_call(invite.call_id)
+
+    async def _on_state(self, state: CallState) -> None:
+        if state.state is CallStateName.ENDED:
+            if state.call_id == self.call_id:
+                logger.info("call %s ended (%s)", state.call_id, state.reason)
+                await self._end_media()
+            return
+        if self.call_id is None:
+            self.call_id = state.call_id  # resumed after a kiosk restart: rejoin the call
+        if state.call_id == self.call_id and self.call is None:
+            self.call = MediaSession(state.call_id, self.signaling.send, self.make_tracks, self.peer_settings)
+            self.call.start()
+
+    async def _end_media(self) -> None:
+        call, self.call = self.call, None
+        had_call = self.call_id is not None
+        self.call_id = None
+        self.devices.cancel()
+        if call is not None:
+            await call.close()
+        if had_call and self.on_call is not None:
+            self.on_call(None)
+
+    async def _on_hw(self, request: HwRequest) -> None:
+        async def progress(stage: str) -> None:
+            await self.signaling.send(
+                HwProgress(call_id=request.call_id, request_id=request.request_id, stage=stage)
+            )
+
+        result = await self.devices.handle(request, progress)
+        logger.info("hw %s %s: %s", request.request_id, request.action, result.outcome)
+        await self.signaling.send(
+            HwResult(
+                call_id=request.call_id,
+                request_id=request.request_id,
+                outcome=result.outcome,
+                data=result.data,
+                error=result.error,
+            )
+        )
+
+    # -- background -----------------------------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _health_loop(self) -> None:
+        assert self.report_health is not None
+        while True:
+            report = await self.devices.health()
+            try:
+                await self.report_health({"devices": report, "in_call": self.call_id is not None})
+            except Exception as err:  # a failed report must not stop the kiosk; the next one retries
+                logger.warning("device health report failed (%s)", type(err).__name__)
+            await asyncio.sleep(self.health_interval_s)

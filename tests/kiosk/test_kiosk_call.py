@@ -1,0 +1,149 @@
+"""Kiosk ⇄ headless agent over loopback through the test-local signaling relay (aiortc on both sides)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from agent_console.headless import HeadlessAgent
+from hardware.idcard.fixtures import CARD_FIXTURES
+from hardware.redact import mask_id_number
+from kiosk.runtime import KioskRuntime
+from signaling.messages import CallStateName, HwAction, HwOutcome, Role
+from signaling.relay import Party
+from tests.kiosk.relay import Relay
+
+CallPair = tuple[Relay, KioskRuntime, HeadlessAgent]
+
+
+async def _connected_call(pair: CallPair) -> None:
+    relay, kiosk, agent = pair
+    await relay.start_call()
+    await agent.wait_for(lambda: agent.frames_received.get("video", 0) >= 10, within=10)
+    await agent.wait_for(
+        lambda: kiosk.call is not None and kiosk.call.frames_received.get("video", 0) >= 10, within=10
+    )
+
+
+async def test_frames_flow_both_ways_and_heartbeats(call_pair: CallPair) -> None:
+    """A call: the kiosk accepts and offers, video and audio flow both ways, heartbeats both ways."""
+    _relay, kiosk, agent = call_pair
+    await _connected_call(call_pair)
+    assert kiosk.call is not None and kiosk.call.peer is not None
+    assert [i.call_id for i in agent.invites] == ["call-1"]
+    assert kiosk.call.generation == 0
+    await agent.wait_for(
+        lambda: (
+            agent.heartbeats_received >= 2
+            and kiosk.call is not None
+            and kiosk.call.peer is not None
+            and kiosk.call.peer.counters.heartbeats >= 2
+        ),
+        within=5,
+    )
+    assert agent.frames_received.get("audio", 0) > 0
+    assert kiosk.call.frames_received.get("audio", 0) > 0
+    assert agent.call_state is CallStateName.NEGOTIATING
+
+
+async def test_hang_up_closes_media_on_both_sides(call_pair: CallPair) -> None:
+    """The agent hangs up (call.end): the kiosk closes its peer connection and forgets the call."""
+    _relay, kiosk, agent = call_pair
+    await _connected_call(call_pair)
+    assert kiosk.call is not None
+    peer = kiosk.call.peer
+    assert peer is not None
+    await agent.hang_up()
+    await agent.wait_for(lambda: kiosk.call is None and kiosk.call_id is None, within=5)
+    assert peer.closed and peer.pc.connectionState == "closed"
+    assert agent.peer is None
+
+
+async def test_media_failure_renegotiates_a_new_peer_connection(call_pair: CallPair) -> None:
+    """The agent's peer connection vanishes: the kiosk offers generation 1 and frames resume."""
+    _relay, kiosk, agent = call_pair
+    await _connected_call(call_pair)
+    assert kiosk.call is not None
+    await agent.break_media()
+    before = agent.frames_received.get("video", 0)
+    await agent.wait_for(lambda: kiosk.call is not None and kiosk.call.generation >= 1, within=10)
+    await agent.wait_for(lambda: agent.frames_received.get("video", 0) >= before + 10, within=10)
+    assert kiosk.call.renegotiations >= 1
+    assert agent.peer is not None and agent.peer.generation == kiosk.call.generation
+    await agent.wait_for(
+        lambda: (
+            kiosk.call is not None
+            and kiosk.call.peer is not None
+            and kiosk.call.peer.healthy(time.monotonic())
+        ),
+        within=5,
+    )
+
+
+async def test_kiosk_transport_failure_renegotiates(call_pair: CallPair) -> None:
+    """The kiosk's own ICE transport stops (network path broken): a new connection brings media back."""
+    _relay, kiosk, agent = call_pair
+    await _connected_call(call_pair)
+    assert kiosk.call is not None and kiosk.call.peer is not None
+    old = kiosk.call.peer
+    ice = old.pc.getTransceivers()[0].sender.transport.transport
+    await ice.stop()
+    await agent.wait_for(lambda: kiosk.call is not None and kiosk.call.peer is not old, within=10)
+    received = kiosk.call.frames_received.get("video", 0)
+    await agent.wait_for(
+        lambda: kiosk.call is not None and kiosk.call.frames_received.get("video", 0) >= received + 10,
+        within=10,
+    )
+    assert old.closed
+
+
+async def test_signaling_drop_mid_call_keeps_media_and_resumes(call_pair: CallPair) -> None:
+    """The office closes the kiosk's socket (1001): media keeps flowing, the client resumes the call."""
+    relay, kiosk, agent = call_pair
+    await _connected_call(call_pair)
+    assert kiosk.call is not None
+    peer = kiosk.call.peer
+    connects = kiosk.signaling.connects
+    assert await relay.drop(Party(Role.KIOSK, "k1")) == 1
+    during = kiosk.call.frames_received.get("video", 0)
+    await agent.wait_for(lambda: kiosk.signaling.connects > connects and kiosk.signaling.connected, within=10)
+    await agent.wait_for(
+        lambda: kiosk.call is not None and kiosk.call.frames_received.get("video", 0) >= during + 10,
+        within=5,
+    )
+    assert kiosk.call.peer is peer and kiosk.call.generation == 0  # no renegotiation was needed
+    assert kiosk.signaling.active_call == "call-1"
+    result = await agent.request_hw(HwAction.READ_ID_CARD, within=10)  # the call works over the new socket
+    assert result.outcome is HwOutcome.OK
+
+
+async def test_read_id_card_result_and_masked_logs(
+    call_pair: CallPair, caplog: pytest.LogCaptureFixture
+) -> None:
+    """hw.request read_id_card: progress stages, then hw.result with the card; logs only masked data."""
+    _relay, _kiosk, agent = call_pair
+    await _connected_call(call_pair)
+    caplog.set_level(logging.DEBUG)
+    result = await agent.request_hw(HwAction.READ_ID_CARD, within=10)
+    assert result.outcome is HwOutcome.OK and result.data is not None
+    card = CARD_FIXTURES["resident-male"].values
+    assert result.data["id_number"] == card["id_number"]
+    assert result.data["name"] == card["name"]
+    assert [p.stage for p in agent.progress] == ["awaiting_consent", "consent_given", "reading"]
+    logged = caplog.text
+    assert card["id_number"] not in logged and card["name"] not in logged and card["address"] not in logged
+    assert mask_id_number(card["id_number"]) in logged
+
+
+async def test_second_hw_request_while_busy_is_answered_busy(call_pair: CallPair) -> None:
+    """Two read_id_card requests at once: one reads, the other is answered busy."""
+    _relay, _kiosk, agent = call_pair
+    await _connected_call(call_pair)
+    first, second = await asyncio.gather(
+        agent.request_hw(HwAction.READ_ID_CARD, within=10),
+        agent.request_hw(HwAction.READ_ID_CARD, within=10),
+    )
+    assert sorted([first.outcome, second.outcome]) == sorted([HwOutcome.OK, HwOutcome.BUSY])
