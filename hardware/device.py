@@ -314,7 +314,10 @@ class Device(ABC):
 
     def close(self) -> None:
         """Disable and release as needed, then free the backend.  Safe to call twice."""
-        self._transition("close")
+        try:
+            self._transition("close")
+        finally:
+            self.statistics.flush()
 
     def _transition(self, event: str) -> None:
         with self._lifecycle_lock:

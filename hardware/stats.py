@@ -1,8 +1,11 @@
 """Per-device statistics (UPOS retrieve/update/resetStatistics), persisted as JSON.
 
 Counters are plain ``name -> int``; the last error is stored as its code and a
-non-personal message.  With a path the file is rewritten atomically on every
-change, so counts survive restarts; with ``path=None`` they live in memory only.
+non-personal message.  With a path the file is rewritten atomically (temp file +
+rename): at once for errors and resets, and for plain counter increments at most
+once per ``flush_interval_s`` (a camera counts every frame; one disk write per
+frame would be the device's hottest path), plus on :meth:`flush` — which the
+device calls on close.  With ``path=None`` they live in memory only.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,9 +26,20 @@ __all__ = ["Statistics"]
 class Statistics:
     """Thread-safe counters plus the last error, optionally persisted to ``path``."""
 
-    def __init__(self, path: Path | None = None, *, now: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        now: Callable[[], dt.datetime] | None = None,
+        flush_interval_s: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._path = path
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        self._flush_interval_s = flush_interval_s
+        self._monotonic = monotonic
+        self._last_save = monotonic()
+        self._dirty = False
         self._lock = threading.Lock()
         self._counters: dict[str, int] = {}
         self._last_error: dict[str, Any] | None = None
@@ -51,10 +66,18 @@ class Statistics:
             self._last_error = {str(k): v for k, v in last.items()}
 
     def increment(self, name: str, amount: int = 1) -> None:
-        """Add ``amount`` to counter ``name`` and persist."""
+        """Add ``amount`` to counter ``name``; persisted when the flush interval has passed."""
         with self._lock:
             self._counters[name] = self._counters.get(name, 0) + amount
-            self._save()
+            self._dirty = True
+            if self._monotonic() - self._last_save >= self._flush_interval_s:
+                self._save()
+
+    def flush(self) -> None:
+        """Persist pending counter changes now."""
+        with self._lock:
+            if self._dirty:
+                self._save()
 
     def record_error(self, code: str, message: str) -> None:
         """Count an error under ``errors.<code>`` and remember it as the last error.
@@ -97,6 +120,8 @@ class Statistics:
             self._save()
 
     def _save(self) -> None:
+        self._dirty = False
+        self._last_save = self._monotonic()
         if self._path is None:
             return
         data = {"counters": self._counters, "last_error": self._last_error}

@@ -374,6 +374,23 @@ def test_statistics_persist_atomically(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["dev.json"]
 
 
+def test_counter_increments_are_written_at_most_once_per_interval(tmp_path: Path) -> None:
+    """A per-frame counter does not rewrite the file each time: only after the interval or a flush."""
+    path = tmp_path / "dev.json"
+    ticks = [0.0]
+    stats = Statistics(path, flush_interval_s=5.0, monotonic=lambda: ticks[0])
+    for _ in range(100):
+        stats.increment("frames")
+    assert not path.exists()
+    ticks[0] = 5.0
+    stats.increment("frames")
+    assert Statistics(path).get("frames") == 101
+    stats.increment("frames")
+    assert Statistics(path).get("frames") == 101
+    stats.flush()
+    assert Statistics(path).get("frames") == 102
+
+
 def test_corrupt_statistics_file_is_ignored(tmp_path: Path) -> None:
     """A corrupt statistics file never stops a device from opening."""
     path = tmp_path / "dev.json"
