@@ -389,7 +389,7 @@ class HeadlessAgent:
 def _check(response: httpx.Response) -> None:
     if response.status_code >= 400:
         code = "error"
-        with contextlib.suppress(ValueError, AttributeError, TypeError):
+        with contextlib.suppress(ValueError, KeyError, TypeError):
             body = response.json()
-            code = str(body.get("code") or body.get("detail", {}).get("code") or "error")
+            code = str(body["error"]["code"])
         raise AgentError(response.status_code, code)

@@ -16,6 +16,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "office": ("office.cli", "street-office server: run, migrate, create-user, register-kiosk"),
     "diag": ("hardware.diag.cli", "technician diagnostics for kiosk devices"),
     "demo": ("doorstep.demo", "run the whole system on embedded defaults with demo data"),
+    "kiosk": ("kiosk.cli", "station kiosk: enroll, run"),
 }
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "ToneAudioTrack",
     "drain",
     "read_stamp",
+    "stamp",
 ]
 
 logger = logging.getLogger(__name__)

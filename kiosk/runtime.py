@@ -87,9 +87,8 @@ class KioskRuntime:
         if self.report_health is not None:
             self._main.append(asyncio.create_task(self._health_loop(), name="kiosk-health"))
 
-    async def run_forever(self) -> None:
-        """Start, then wait until the signaling client stops for good (rejected or closed)."""
-        await self.start()
+    async def wait_stopped(self) -> None:
+        """Wait until the message loop ends (the signaling client was rejected or closed)."""
         await self._main[0]
 
     async def close(self) -> None:

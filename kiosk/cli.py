@@ -1,0 +1,183 @@
+"""``doorstep kiosk``: ``enroll CODE`` once, then ``run``.
+
+``run`` loads :class:`~kiosk.config.KioskSettings` (``KIOSK_*``), reads the device token from the
+state directory, checks it with the office, keeps the signaling connection, answers calls and
+hardware requests, reports device health every ``health_interval_s`` and serves the resident UI
+on ``ui_host:ui_port`` when ``kiosk.web`` provides ``create_app(runtime, settings)`` (the UI is
+built separately; without it the kiosk runs headless and says so).
+
+Exit codes: 0 normal stop, 1 runtime failure (office refused the token), 2 usage/configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import sys
+from typing import Any
+
+import uvicorn
+from pydantic import ValidationError
+
+from kiosk.config import KioskSettings, TokenStore
+from kiosk.devices import ConsentHook, DeviceService, auto_grant, auto_refuse
+from kiosk.enroll import enroll
+from kiosk.media import CameraVideoTrack, LatestFrameCamera, SyntheticVideoTrack, ToneAudioTrack
+from kiosk.office_client import OfficeClient, OfficeError, OfficeUnreachable
+from kiosk.peer import PeerSettings, TrackFactory
+from kiosk.runtime import KioskRuntime
+from signaling.client import SignalingClient
+from signaling.errors import ConnectionRejected
+from signaling.messages import Role
+
+__all__ = ["main", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+async def _pending_consent(request: Any) -> bool:
+    """``KIOSK_CONSENT=ui`` before the UI registered its hook: refuse rather than read unasked."""
+    logger.warning("consent for %s refused: no resident UI is attached", request.action)
+    return False
+
+
+def _consent(settings: KioskSettings) -> ConsentHook:
+    return {"grant": auto_grant, "refuse": auto_refuse, "ui": _pending_consent}[settings.consent]
+
+
+def _track_factory(settings: KioskSettings) -> tuple[TrackFactory, LatestFrameCamera | None]:
+    camera: LatestFrameCamera | None = None
+    if settings.face_camera_url:
+        from hardware import open_device
+        from hardware.camera.device import Camera
+
+        device = open_device("face_camera", settings.face_camera_url, stats_dir=settings.state_dir / "stats")
+        assert isinstance(device, Camera)
+        device.open()
+        device.claim()
+        device.enable()
+        camera = LatestFrameCamera(device.read_frame)
+        camera.start()
+
+    def make() -> list[Any]:
+        video: Any = (
+            CameraVideoTrack(camera, settings.video_fps)
+            if camera is not None
+            else SyntheticVideoTrack(settings.video_width, settings.video_height, settings.video_fps)
+        )
+        return [video, ToneAudioTrack()] if settings.audio_tone else [video]
+
+    return make, camera
+
+
+async def run(settings: KioskSettings) -> int:
+    """Run the kiosk until SIGINT/SIGTERM or until the office rejects the token."""
+    token = TokenStore(settings.state_dir).load()
+    if token is None:
+        print("doorstep kiosk: not enrolled; run `doorstep kiosk enroll CODE` first", file=sys.stderr)
+        return 2
+    office = OfficeClient(settings.office_url, token)
+    try:
+        identity = await office.me()
+        logger.info("kiosk %s at station %s starting", identity.kiosk_id, identity.station_id)
+        make_tracks, camera = _track_factory(settings)
+        devices = DeviceService(
+            settings.device_urls(), consent=_consent(settings), stats_dir=settings.state_dir / "stats"
+        )
+        signaling = SignalingClient(
+            settings.signaling_url(),
+            Role.KIOSK,
+            headers={"Authorization": f"Bearer {token}"},
+            client_name="doorstep-kiosk/0.1",
+        )
+
+        async def report(health: dict[str, Any]) -> None:
+            if not await office.report_health(health):
+                logger.info("device health: %s", health)
+
+        runtime = KioskRuntime(
+            signaling,
+            devices,
+            make_tracks,
+            peer_settings=PeerSettings(
+                heartbeat_interval=settings.heartbeat_interval_s, dead_after=settings.media_dead_after_s
+            ),
+            report_health=report,
+            health_interval_s=settings.health_interval_s,
+        )
+        ui = _ui_server(settings, runtime)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        try:
+            await runtime.start()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(runtime.wait_stopped())]
+            ui_task = asyncio.ensure_future(ui.serve()) if ui is not None else None
+            await asyncio.wait(
+                [*waiters, *([ui_task] if ui_task else [])], return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+            if ui is not None and ui_task is not None:
+                ui.should_exit = True
+                await asyncio.gather(ui_task, return_exceptions=True)
+        finally:
+            await runtime.close()
+            if camera is not None:
+                camera.stop()
+        return 0
+    except (OfficeError, ConnectionRejected) as err:
+        print(f"doorstep kiosk: the office refused this kiosk ({err}); enroll again", file=sys.stderr)
+        return 1
+    except OfficeUnreachable as err:
+        print(f"doorstep kiosk: {err}", file=sys.stderr)
+        return 1
+    finally:
+        await office.aclose()
+
+
+def _ui_server(settings: KioskSettings, runtime: KioskRuntime) -> uvicorn.Server | None:
+    """The resident UI's server, if ``kiosk.web`` is installed (seam for the UI session)."""
+    try:
+        web = importlib.import_module("kiosk.web")
+    except ImportError:
+        logger.warning("no resident UI (kiosk.web) installed; running headless")
+        return None
+    app = web.create_app(runtime, settings)
+    config = uvicorn.Config(app, host=settings.ui_host, port=settings.ui_port, log_level="warning")
+    return uvicorn.Server(config)
+
+
+def main(argv: list[str]) -> int:
+    """Entry point for ``doorstep kiosk``."""
+    parser = argparse.ArgumentParser(prog="doorstep kiosk", description="station kiosk: enroll, run")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_enroll = sub.add_parser("enroll", help="exchange a one-time enrollment code for a device token")
+    p_enroll.add_argument("code")
+    sub.add_parser("run", help="run the kiosk (signaling, calls, devices, resident UI)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = KioskSettings()
+    except ValidationError as err:
+        print(f"doorstep kiosk: bad configuration:\n{err}", file=sys.stderr)
+        return 2
+    if args.command == "enroll":
+        try:
+            identity = asyncio.run(enroll(settings, args.code))
+        except OfficeError as err:
+            print(f"doorstep kiosk: enrollment refused ({err.code})", file=sys.stderr)
+            return 1
+        except OfficeUnreachable as err:
+            print(f"doorstep kiosk: {err}", file=sys.stderr)
+            return 1
+        print(f"enrolled: kiosk {identity.kiosk_id} ({identity.name}) at {identity.station_name}")
+        return 0
+    return asyncio.run(run(settings))

@@ -1,0 +1,204 @@
+"""The kiosk's HTTP client for the office: bearer token, typed methods, clear errors, retries.
+
+Errors (split by who is at fault)::
+
+    OfficeError                    the office answered with an error (``status``, machine ``code``)
+    ├── Unauthorized               401/403: token unknown, revoked or wrong (re-enroll; no retry)
+    OfficeUnreachable              no answer after the retries (network, office down)
+
+Connection errors and 502/503/504 are retried with capped exponential backoff (``attempts``
+times); other errors are not. The token is never logged and never part of an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Self
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "DeviceToken",
+    "KioskIdentity",
+    "OfficeClient",
+    "OfficeError",
+    "OfficeUnreachable",
+    "Unauthorized",
+]
+
+logger = logging.getLogger(__name__)
+
+_RETRY_STATUS = frozenset({502, 503, 504})
+
+
+class OfficeError(Exception):
+    """The office refused a request."""
+
+    def __init__(self, status: int, code: str, path: str) -> None:
+        super().__init__(f"{path}: office answered {status} {code}")
+        self.status = status
+        self.code = code
+        self.path = path
+
+
+class Unauthorized(OfficeError):
+    """The device token is not (or no longer) valid: enroll again."""
+
+
+class OfficeUnreachable(Exception):
+    """The office did not answer after all retries."""
+
+    def __init__(self, path: str, attempts: int, cause: str) -> None:
+        super().__init__(f"{path}: office unreachable after {attempts} attempts ({cause})")
+        self.path = path
+        self.attempts = attempts
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class DeviceToken(_Lenient):
+    """The answer to enrollment: who we are and our token (keep it secret)."""
+
+    kiosk_id: int
+    station_id: int
+    office_id: int
+    token: str
+
+    def __repr__(self) -> str:
+        return (
+            f"DeviceToken(kiosk_id={self.kiosk_id}, station_id={self.station_id}, office_id={self.office_id})"
+        )
+
+    __str__ = __repr__
+
+
+class KioskIdentity(_Lenient):
+    """``GET /api/kiosk/me``: this kiosk's station and office."""
+
+    kiosk_id: int
+    name: str
+    station_id: int
+    station_name: str
+    station_name_en: str
+    office_id: int
+    office_name: str
+    office_name_en: str
+    timezone: str
+
+
+class OfficeClient:
+    """Typed calls to the office's kiosk API over one ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        attempts: int = 4,
+        first_delay: float = 0.5,
+        max_delay: float = 5.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        timeout: float = 10.0,
+    ) -> None:
+        headers = {"User-Agent": "doorstep-kiosk/0.1"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.AsyncClient(
+            base_url=base_url, headers=headers, transport=transport, timeout=timeout, trust_env=False
+        )
+        self.attempts = attempts
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self._sleep = sleep
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- API --------------------------------------------------------------------------------------
+
+    async def enroll(self, code: str) -> DeviceToken:
+        """Exchange a one-time enrollment code for a device token."""
+        return DeviceToken.model_validate(
+            await self._request("POST", "/api/kiosk/enroll", json={"code": code})
+        )
+
+    async def me(self) -> KioskIdentity:
+        """This kiosk's station and office (also proves the token works)."""
+        return KioskIdentity.model_validate(await self._request("GET", "/api/kiosk/me"))
+
+    async def services(self) -> list[dict[str, Any]]:
+        """The service catalog with materials (for the resident UI)."""
+        data = await self._request("GET", "/api/catalog/services")
+        return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+    async def issue_ticket(
+        self, service_id: int, *, idempotency_key: str, id_number: str | None = None
+    ) -> dict[str, Any]:
+        """Take a number for a service (the key makes a retried tap return the same ticket)."""
+        body: dict[str, Any] = {"service_id": service_id}
+        if id_number is not None:
+            body["id_number"] = id_number
+        data = await self._request(
+            "POST", "/api/queue/tickets", json=body, headers={"Idempotency-Key": idempotency_key}
+        )
+        return data if isinstance(data, dict) else {}
+
+    async def ticket(self, ticket_id: int) -> dict[str, Any]:
+        """A ticket's status and wait estimate."""
+        data = await self._request("GET", f"/api/queue/tickets/{ticket_id}")
+        return data if isinstance(data, dict) else {}
+
+    async def report_health(self, report: dict[str, Any]) -> bool:
+        """Send a device-health report (``POST /api/kiosk/health``); False when the office has no such endpoint."""
+        try:
+            await self._request("POST", "/api/kiosk/health", json=report)
+        except OfficeError as err:
+            if err.status in (404, 405):
+                logger.info("office has no device-health endpoint yet; report kept local")
+                return False
+            raise
+        return True
+
+    # -- internals --------------------------------------------------------------------------------
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        delay = self.first_delay
+        cause = ""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = await self._http.request(method, path, **kwargs)
+            except httpx.TransportError as err:
+                cause = type(err).__name__
+            else:
+                if response.status_code not in _RETRY_STATUS:
+                    return _decode(response, path)
+                cause = f"HTTP {response.status_code}"
+            if attempt < self.attempts:
+                logger.info("%s %s failed (%s); retry %d in %.1f s", method, path, cause, attempt, delay)
+                await self._sleep(delay)
+                delay = min(delay * 2, self.max_delay)
+        raise OfficeUnreachable(path, self.attempts, cause)
+
+
+def _decode(response: httpx.Response, path: str) -> Any:
+    if response.status_code < 400:
+        return response.json() if response.content else None
+    code = "error"
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        code = str(response.json()["error"]["code"])
+    error = Unauthorized if response.status_code in (401, 403) else OfficeError
+    raise error(response.status_code, code, path)
