@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -152,7 +153,7 @@ class _Limited(MediaStreamTrack):
         self.inner = inner
         self.left = limit
 
-    async def recv(self) -> Frame | Packet:
+    async def recv(self) -> Frame | Packet[Any]:
         if self.left == 0:
             self.inner.stop()
             self.stop()
