@@ -4,7 +4,8 @@ same row writes with 50 threads on the same database in the same run.
 
 * take-number: ``POST /api/queue/tickets`` from 10 kiosks (device tokens), Idempotency-Key set.
   Baseline: counter upsert + ticket insert + event insert in one transaction.
-* call-next: 50 agents loop call-next (timed) → answer → complete → available (untimed).
+* call-next: in each round all 50 agents press call-next at once (timed), then answer, complete and
+  go available again (untimed).
   Baseline: pick (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) + state-checked ticket update + agent
   update + event insert in one transaction.
 
@@ -223,38 +224,62 @@ async def take_numbers(url: str, world: World, per_client: int) -> tuple[list[fl
     return latencies, time.perf_counter() - t0
 
 
-async def call_next(url: str, world: World, cycles: int) -> tuple[list[float], float, int]:
+async def http_floor(url: str, world: World, rounds: int) -> list[float]:
+    """The same bursts of 50 simultaneous authenticated requests on ``GET /api/auth/me``: the cost
+    of the HTTP stack and session check alone, for comparison with call-next."""
     latencies: list[float] = []
-    offered: list[int] = []
+    barrier = asyncio.Barrier(CLIENTS)
 
     async def agent(i: int) -> None:
+        cookie = world.agents[i][1]
+        async with httpx.AsyncClient(base_url=url, cookies={"doorstep_session": cookie}, timeout=60) as c:
+            for _ in range(rounds):
+                await barrier.wait()
+                t0 = time.perf_counter()
+                r = await c.get("/api/auth/me")
+                latencies.append((time.perf_counter() - t0) * 1000)
+                assert r.status_code == 200, r.text
+
+    await asyncio.gather(*(agent(i) for i in range(CLIENTS)))
+    return latencies
+
+
+async def call_next(url: str, world: World, rounds: int) -> tuple[list[float], float, int]:
+    """``rounds`` times: all 50 agents press call-next at the same instant (timed), then each
+    answers, completes and goes available again (untimed) before the next round."""
+    latencies: list[float] = []
+    offered: list[int] = []
+    barrier = asyncio.Barrier(CLIENTS)
+    busy = 0.0
+
+    async def agent(i: int) -> None:
+        nonlocal busy
         _, cookie, csrf = world.agents[i]
         async with httpx.AsyncClient(
             base_url=url, cookies={"doorstep_session": cookie}, headers={"X-CSRF-Token": csrf}, timeout=60
         ) as c:
             r = await c.put("/api/queue/agents/me/state", json={"state": "available", "window_no": i + 1})
             assert r.status_code == 200, r.text
-            await ready.wait()
-            for _ in range(cycles):
+            for _ in range(rounds):
+                await barrier.wait()
                 t0 = time.perf_counter()
                 r = await c.post("/api/queue/call-next")
-                latencies.append((time.perf_counter() - t0) * 1000)
+                elapsed = time.perf_counter() - t0
+                latencies.append(elapsed * 1000)
+                busy = max(busy, elapsed)
                 assert r.status_code == 200, r.text
                 ticket = r.json()["ticket"]
                 assert ticket is not None
                 offered.append(ticket["id"])
+                await barrier.wait()  # every press answered before anyone moves on
                 for path in ("answer", "complete"):
                     r = await c.post(f"/api/queue/tickets/{ticket['id']}/{path}", json={})
                     assert r.status_code == 200, r.text
                 r = await c.put("/api/queue/agents/me/state", json={"state": "available"})
                 assert r.status_code == 200, r.text
 
-    ready = asyncio.Event()
-    tasks = [asyncio.create_task(agent(i)) for i in range(CLIENTS)]
-    await asyncio.sleep(0.5)
     t0 = time.perf_counter()
-    ready.set()
-    await asyncio.gather(*tasks)
+    await asyncio.gather(*(agent(i) for i in range(CLIENTS)))
     elapsed = time.perf_counter() - t0
     assert len(offered) == len(set(offered)), "a ticket was offered twice"
     return latencies, elapsed, len(offered)
@@ -392,6 +417,7 @@ def run(kind: str, pg_url: str, takes: int, cycles: int) -> None:
             ratio_p95=round(pct(lat, 0.95) / pct(base, 0.95), 2),
             ratio_throughput=round((n / secs) / (len(base) / base_secs), 3),
         )
+        floor = asyncio.run(http_floor(url, world, cycles))
         lat, secs, offered = asyncio.run(call_next(url, world, cycles))
         stop(proc)
         proc = None
@@ -402,16 +428,20 @@ def run(kind: str, pg_url: str, takes: int, cycles: int) -> None:
             agents=CLIENTS,
             calls=offered,
             duplicates=0,
-            cycles_per_s=round(offered / secs, 1),
+            rounds=cycles,
+            calls_per_s=round(offered / secs, 1),
             p50_ms=round(statistics.median(lat), 1),
             p95_ms=round(pct(lat, 0.95), 1),
             target_p95_ms=150 if kind == "postgresql" else None,
-            cycle="call-next (timed) + answer + complete + available",
+            scenario="each round all 50 agents press call-next at once (timed); then answer, complete, available",
             baseline="raw SQL: pick (SKIP LOCKED on PostgreSQL) + CAS update + agent update + event, 50 threads",
             baseline_per_s=round(len(base) / base_secs, 1),
             baseline_p50_ms=round(statistics.median(base), 2),
             baseline_p95_ms=round(pct(base, 0.95), 2),
             ratio_p95=round(pct(lat, 0.95) / pct(base, 0.95), 2),
+            http_floor="same bursts on GET /api/auth/me (HTTP stack + session check only)",
+            http_floor_p50_ms=round(statistics.median(floor), 1),
+            http_floor_p95_ms=round(pct(floor, 0.95), 1),
         )
     finally:
         if proc is not None:
@@ -431,7 +461,7 @@ def main() -> None:
     )
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--takes", type=int, default=8, help="take-number requests per client")
-    parser.add_argument("--cycles", type=int, default=4, help="call-next cycles per agent")
+    parser.add_argument("--cycles", type=int, default=4, help="rounds of 50 simultaneous call-next presses")
     args = parser.parse_args()
     run("sqlite", args.pg, args.takes, args.cycles)
     if not args.skip_pg:
