@@ -200,9 +200,13 @@ def _now() -> Any:
 # --- browser --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session (Debian's package, fake camera and microphone)."""
+    """One headless Chromium per test module (Debian's package, fake camera and microphone).
+
+    Module scope, not session: Playwright's sync API keeps an event loop marked as running on the
+    main thread while it is alive, which would break every asyncio test collected after it.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium package")
     from playwright.sync_api import sync_playwright
