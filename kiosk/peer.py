@@ -12,9 +12,12 @@ kiosk's own offer wins the glare). Descriptions and candidates of other generati
 
 Health. Both ends send ``{"type": "heartbeat"}`` on the ``control`` data channel every
 ``heartbeat_interval`` (1 s). The kiosk declares the media path dead when the connection state is
-``failed``/``closed``, when no heartbeat arrived for ``dead_after`` seconds, or when an attempt
-has not produced a heartbeat within ``connect_timeout``; it then renegotiates with the next
-generation (after ``retry_delay`` when the previous attempt never came up), until the call ends.
+``failed``/``closed``, when no heartbeat arrived for ``dead_after`` seconds, when the agent did not
+answer within ``answer_timeout``, or when an answered attempt produced no heartbeat within
+``connect_timeout``; it then renegotiates with the next generation (after ``retry_delay`` when the
+previous attempt never came up), until the call ends. During an outage this retries every
+``connect_timeout + retry_delay`` seconds, so media returns within about that long after the
+network does (aiortc's own ICE checks back off far longer, and it has no ICE restart).
 
 :class:`CallPeer` is one connection (tracks, data channel, counters); :class:`MediaSession` is the
 call (generations, supervision, signaling glue).
@@ -68,8 +71,12 @@ class PeerSettings:
 
     heartbeat_interval: float = 1.0
     dead_after: float = 3.5
-    connect_timeout: float = 8.0
-    retry_delay: float = 1.0
+    """No heartbeat for this long on a connection that was up: the media path is broken."""
+    connect_timeout: float = 4.0
+    """From applying the remote description to the first heartbeat (loopback: ~0.1 s; LAN/TURN: ~1 s)."""
+    answer_timeout: float = 10.0
+    """From our offer to the agent's answer (covers a signaling reconnect)."""
+    retry_delay: float = 0.5
     ice_servers: tuple[RTCIceServer, ...] = ()
     read_stamps: bool = False
     """Decode latency stamps on received video (see :func:`kiosk.media.read_stamp`)."""
@@ -101,6 +108,7 @@ class CallPeer:
         self.channel: RTCDataChannel | None = None
         self.counters = _Counters()
         self.started_at = time.monotonic()
+        self.negotiated_at: float | None = None
         self.closed = False
         self._on_control = on_control
         self._on_change = on_change or (lambda: None)
@@ -122,11 +130,13 @@ class CallPeer:
     async def accept_answer(self, sdp: str) -> None:
         """Apply the remote answer."""
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        self.negotiated_at = time.monotonic()
 
     async def answer(self, offer_sdp: str) -> str:
         """Apply a remote offer and return our answer's SDP (after gathering)."""
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
+        self.negotiated_at = time.monotonic()
         return self.pc.localDescription.sdp
 
     async def add_candidate(self, candidate: Candidate) -> None:
@@ -169,9 +179,11 @@ class CallPeer:
         if self.state in ("failed", "closed"):
             return True
         last = self.counters.last_heartbeat_at
-        if last is None:
-            return now - self.started_at > self.settings.connect_timeout
-        return now - last > self.settings.dead_after
+        if last is not None:
+            return now - last > self.settings.dead_after
+        if self.negotiated_at is None:
+            return now - self.started_at > self.settings.answer_timeout
+        return now - self.negotiated_at > self.settings.connect_timeout
 
     def send_control(self, message: dict[str, Any]) -> bool:
         """Send a JSON control message; False when the channel is not open."""

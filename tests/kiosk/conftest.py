@@ -16,7 +16,7 @@ from signaling.client import SignalingClient
 from signaling.messages import Role
 from tests.kiosk.relay import Relay, running_relay
 
-FAST = PeerSettings(heartbeat_interval=0.5, dead_after=2.0, connect_timeout=6.0, retry_delay=0.5)
+FAST = PeerSettings(heartbeat_interval=0.5, dead_after=2.0, connect_timeout=3.0, retry_delay=0.3)
 
 
 @pytest.fixture
