@@ -21,6 +21,7 @@ import sys
 from typing import Any
 
 import uvicorn
+from aiortc import RTCIceServer
 from pydantic import ValidationError
 
 from kiosk.config import KioskSettings, TokenStore
@@ -99,6 +100,12 @@ async def run(settings: KioskSettings) -> int:
             if not await office.report_health(health):
                 logger.info("device health: %s", health)
 
+        async def ice_servers() -> tuple[RTCIceServer, ...]:
+            servers = await office.ice_servers()
+            return tuple(
+                RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in servers
+            )
+
         runtime = KioskRuntime(
             signaling,
             devices,
@@ -108,6 +115,8 @@ async def run(settings: KioskSettings) -> int:
             ),
             report_health=report,
             health_interval_s=settings.health_interval_s,
+            report_call=office.report_call,
+            ice_servers=ice_servers,
         )
         ui = _ui_server(settings, runtime)
         stop = asyncio.Event()

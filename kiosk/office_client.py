@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "DeviceToken",
+    "IceServer",
     "KioskIdentity",
     "OfficeClient",
     "OfficeError",
@@ -76,6 +77,17 @@ class DeviceToken(_Lenient):
         )
 
     __str__ = __repr__
+
+
+class IceServer(_Lenient):
+    """One ``RTCIceServer`` as the office hands it out."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+    def __repr__(self) -> str:
+        return f"IceServer(urls={self.urls!r})"  # never the TURN credential
 
 
 class KioskIdentity(_Lenient):
@@ -161,6 +173,16 @@ class OfficeClient:
         """A ticket's status and wait estimate."""
         data = await self._request("GET", f"/api/queue/tickets/{ticket_id}")
         return data if isinstance(data, dict) else {}
+
+    async def report_call(self, call_id: str, state: str) -> None:
+        """Report this kiosk's media ``connected`` / ``reconnecting`` for a call."""
+        await self._request("POST", f"/api/calls/{call_id}/report", json={"state": state})
+
+    async def ice_servers(self) -> list[IceServer]:
+        """The STUN/TURN servers to use for a call now (TURN credentials expire)."""
+        data = await self._request("GET", "/api/calls/ice-servers")
+        servers = data.get("ice_servers", []) if isinstance(data, dict) else []
+        return [IceServer.model_validate(item) for item in servers]
 
     async def report_health(self, report: dict[str, Any]) -> bool:
         """Send a device-health report (``POST /api/kiosk/health``); False when the office has no such endpoint."""

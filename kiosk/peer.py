@@ -47,6 +47,7 @@ __all__ = [
     "CallPeer",
     "ControlHandler",
     "MediaSession",
+    "MediaStateHook",
     "PeerSettings",
     "TrackFactory",
 ]
@@ -61,6 +62,9 @@ TrackFactory = Callable[[], list[MediaStreamTrack]]
 
 ControlHandler = Callable[[dict[str, Any]], None]
 """Called with each non-heartbeat JSON object received on the control channel."""
+
+MediaStateHook = Callable[[str], Awaitable[None]]
+"""Told ``"connected"`` when a generation's first heartbeat arrives, ``"reconnecting"`` when it fails."""
 
 Sender = Callable[[BaseMessage], Awaitable[None]]
 
@@ -266,8 +270,11 @@ class MediaSession:
         settings: PeerSettings | None = None,
         *,
         on_control: ControlHandler | None = None,
+        on_state: MediaStateHook | None = None,
     ) -> None:
         self.call_id = call_id
+        self._on_state = on_state
+        self.media_state: str | None = None
         self.settings = settings or PeerSettings()
         self._send = send
         self._make_tracks = make_tracks
@@ -379,12 +386,26 @@ class MediaSession:
             except SignalingError as err:  # the attempt times out and the next one retries
                 logger.warning("call %s: offer not sent (%s)", self.call_id, type(err).__name__)
 
+    async def _report(self, state: str) -> None:
+        if state == self.media_state:
+            return
+        self.media_state = state
+        if self._on_state is not None:
+            try:
+                await self._on_state(state)
+            except Exception as err:  # reporting is best effort; the media goes on regardless
+                logger.warning(
+                    "call %s: media state %s not reported (%s)", self.call_id, state, type(err).__name__
+                )
+
     async def _supervise(self) -> None:
         await self._offer()
         while not self._closed:
             self._wake.clear()
             peer = self.peer
             now = time.monotonic()
+            if peer is not None and peer.counters.heartbeats > 0 and not peer.failed(now):
+                await self._report("connected")
             if peer is not None and peer.failed(now):
                 came_up = peer.counters.heartbeats > 0
                 logger.warning(
@@ -394,6 +415,8 @@ class MediaSession:
                     "failed" if came_up else "did not come up",
                 )
                 self.renegotiations += 1
+                if came_up:
+                    await self._report("reconnecting")
                 if not came_up:
                     await asyncio.sleep(self.settings.retry_delay)
                 await self._offer()

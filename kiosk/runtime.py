@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from aiortc import RTCIceServer
 
 from kiosk.devices import DeviceService
 from kiosk.peer import MediaSession, PeerSettings, TrackFactory
@@ -44,12 +47,18 @@ from signaling.messages import (
     HwResult,
 )
 
-__all__ = ["HealthReporter", "KioskRuntime"]
+__all__ = ["CallReporter", "HealthReporter", "IceServersSource", "KioskRuntime"]
 
 logger = logging.getLogger(__name__)
 
 HealthReporter = Callable[[dict[str, Any]], Awaitable[None]]
 """Send one device-health report to the office (or log it)."""
+
+CallReporter = Callable[[str, str], Awaitable[None]]
+"""Tell the office ``(call_id, "connected" | "reconnecting")`` (``POST /api/calls/{id}/report``)."""
+
+IceServersSource = Callable[[], Awaitable[tuple[RTCIceServer, ...]]]
+"""Fetch the ICE servers for a new call (``GET /api/calls/ice-servers``; TURN credentials expire)."""
 
 
 class KioskRuntime:
@@ -65,7 +74,11 @@ class KioskRuntime:
         report_health: HealthReporter | None = None,
         health_interval_s: float = 60.0,
         on_call: Callable[[str | None], None] | None = None,
+        report_call: CallReporter | None = None,
+        ice_servers: IceServersSource | None = None,
     ) -> None:
+        self.report_call = report_call
+        self.ice_servers = ice_servers
         self.signaling = signaling
         self.devices = devices
         self.make_tracks = make_tracks
@@ -153,7 +166,23 @@ class KioskRuntime:
         if self.call_id is None:
             self.call_id = state.call_id  # resumed after a kiosk restart: rejoin the call
         if state.call_id == self.call_id and self.call is None:
-            self.call = MediaSession(state.call_id, self.signaling.send, self.make_tracks, self.peer_settings)
+            settings = self.peer_settings
+            if self.ice_servers is not None:
+                try:
+                    settings = dataclasses.replace(
+                        settings, ice_servers=await asyncio.wait_for(self.ice_servers(), 3.0)
+                    )
+                except Exception as err:  # no TURN is better than no call: host candidates still work
+                    logger.warning("ICE servers unavailable (%s); using defaults", type(err).__name__)
+            call_id = state.call_id
+
+            async def on_state(media_state: str) -> None:
+                if self.report_call is not None:
+                    await self.report_call(call_id, media_state)
+
+            self.call = MediaSession(
+                call_id, self.signaling.send, self.make_tracks, settings, on_state=on_state
+            )
             self.call.start()
 
     async def _end_media(self) -> None:

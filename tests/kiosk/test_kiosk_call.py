@@ -7,6 +7,7 @@ import logging
 import time
 
 import pytest
+from aiortc import RTCIceServer
 
 from agent_console.headless import HeadlessAgent
 from hardware.idcard.fixtures import CARD_FIXTURES
@@ -14,6 +15,7 @@ from hardware.redact import mask_id_number
 from kiosk.runtime import KioskRuntime
 from signaling.messages import CallStateName, HwAction, HwOutcome, Role
 from signaling.relay import Party
+from tests.kiosk.conftest import headless_agent, kiosk_runtime
 from tests.kiosk.relay import Relay
 
 CallPair = tuple[Relay, KioskRuntime, HeadlessAgent]
@@ -147,3 +149,26 @@ async def test_second_hw_request_while_busy_is_answered_busy(call_pair: CallPair
         agent.request_hw(HwAction.READ_ID_CARD, within=10),
     )
     assert sorted([first.outcome, second.outcome]) == sorted([HwOutcome.OK, HwOutcome.BUSY])
+
+
+async def test_media_states_are_reported_and_ice_servers_fetched(relay: Relay) -> None:
+    """The kiosk reports connected, then reconnecting and connected again around a renegotiation."""
+    reports: list[tuple[str, str]] = []
+    fetched: list[int] = []
+
+    async def report_call(call_id: str, state: str) -> None:
+        reports.append((call_id, state))
+
+    async def ice_servers() -> tuple[RTCIceServer, ...]:
+        fetched.append(1)
+        return ()
+
+    kiosk = kiosk_runtime(relay, report_call=report_call, ice_servers=ice_servers)
+    agent = headless_agent(relay)
+    async with kiosk, agent:
+        await _connected_call((relay, kiosk, agent))
+        await agent.wait_for(lambda: ("call-1", "connected") in reports, within=5)
+        await agent.break_media()
+        await agent.wait_for(lambda: len(reports) >= 3, within=10)
+    assert reports[:3] == [("call-1", "connected"), ("call-1", "reconnecting"), ("call-1", "connected")]
+    assert fetched == [1]
