@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 import agent_console
-from office import live
+from office import live, signaling_ws
 from office.api import ROUTERS
 from office.api.common import Public
 from office.auth import api_routes, route_access
@@ -43,7 +43,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        bridge = EventBridge.for_settings(ctx)
+        owns_signaling = await signaling_ws.start_signaling(ctx)
+        bridge = EventBridge.for_settings(ctx) if owns_signaling else None
         if bridge is not None:
             await bridge.start()
         scheduler = Scheduler(ctx, default_jobs(notifier) if settings.background_jobs else [])
@@ -55,6 +56,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
             await scheduler.stop()
             if bridge is not None:
                 await bridge.stop()
+            if owns_signaling:
+                await signaling_ws.stop_signaling(ctx)
             if engine is None:
                 ctx.engine.dispose()
             log.info("office stopped")
@@ -78,6 +81,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
         app.include_router(router, responses=COMMON_ERROR_RESPONSES, max_body_size=settings.max_body_bytes)
 
     app.include_router(live.router)
+    app.include_router(signaling_ws.router)
 
     @app.get("/", include_in_schema=False)
     def root(_: Public) -> RedirectResponse:

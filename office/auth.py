@@ -39,6 +39,7 @@ __all__ = [
     "Principal",
     "api_routes",
     "ctx_of",
+    "resolve_kiosk",
     "resolve_session",
     "route_access",
 ]
@@ -153,7 +154,7 @@ class Allow:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not token.startswith("dk_"):
                 raise ApiError(401, "unauthenticated", "unsupported authorization", headers=_challenge())
-            kiosk = await run_in_threadpool(_resolve_kiosk, ctx, token.strip())
+            kiosk = await run_in_threadpool(resolve_kiosk, ctx, token.strip())
             if kiosk is None:
                 raise ApiError(
                     401, "unauthenticated", "device token invalid or revoked", headers=_challenge()
@@ -178,7 +179,8 @@ def _challenge() -> dict[str, str]:
     return {"WWW-Authenticate": 'Bearer realm="doorstep-kiosk"'}
 
 
-def _resolve_kiosk(ctx: OfficeContext, token: str) -> AuthKiosk | None:
+def resolve_kiosk(ctx: OfficeContext, token: str) -> AuthKiosk | None:
+    """Validate a device token: an enrolled, not revoked kiosk, or ``None``."""
     with ctx.read_engine.connect() as conn:
         row = conn.execute(
             select(Kiosk.id, Kiosk.station_id, Station.office_id, Kiosk.revoked_at)

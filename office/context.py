@@ -5,6 +5,7 @@ Built once by :func:`office.app.create_app` from settings; tests build their own
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -17,6 +18,8 @@ from office.events import EventHub
 from office.metrics import Metrics
 from office.security import PasswordHashing
 from office.settings import Settings
+from signaling.bus import Bus
+from signaling.hub import SignalingHub
 
 __all__ = ["OfficeContext"]
 
@@ -35,6 +38,10 @@ class OfficeContext:
     passwords: PasswordHashing
     metrics: Metrics = field(default_factory=Metrics)
     events: EventHub = field(default_factory=EventHub)
+    #: The signaling bus, hub and the event loop they run on; set by the app's lifespan.
+    bus: Bus | None = None
+    hub: SignalingHub | None = None
+    hub_loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def build(

@@ -20,7 +20,7 @@ from office.auth import SESSION_COOKIE, resolve_session
 from office.context import OfficeContext
 from office.events import Event
 from office.models import Role
-from signaling.bus import Bus, open_bus
+from signaling.bus import Bus
 
 __all__ = ["EventBridge", "router"]
 
@@ -39,10 +39,11 @@ class EventBridge:
 
     @classmethod
     def for_settings(cls, ctx: OfficeContext) -> EventBridge | None:
-        """A bridge when a shared bus is configured; ``None`` for the in-process default."""
-        if ctx.settings.bus_url.startswith("memory://"):
+        """A bridge over the context's shared bus (the signaling bus); ``None`` for the in-process
+        default. The bus belongs to the app's lifespan: the bridge does not close it."""
+        if ctx.settings.bus_url.startswith("memory://") or ctx.bus is None:
             return None
-        return cls(ctx, open_bus(ctx.settings.bus_url))
+        return cls(ctx, ctx.bus)
 
     async def start(self) -> None:
         """Subscribe, then route the hub's publications through the bus."""
@@ -67,13 +68,12 @@ class EventBridge:
             self._ctx.events.deliver_local(event)
 
     async def stop(self) -> None:
-        """Back to in-process delivery; close the bus."""
+        """Back to in-process delivery (the bus stays open for its owner to close)."""
         self._ctx.events.detach_bus()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._bus.close()
 
 
 @router.websocket("/ws/events")

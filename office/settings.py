@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     sms_gateway_token: SecretStr | None = None
     #: Run the periodic jobs (ring time-outs, holds, no-shows, reminders) inside this process.
     background_jobs: bool = True
+    #: STUN servers handed to kiosks and agents (``stun:host:3478``); empty = none.
+    stun_urls: list[str] = Field(default_factory=list)
+    #: TURN servers (coturn with ``use-auth-secret``); used only with ``turn_secret``.
+    turn_urls: list[str] = Field(default_factory=list)
+    #: coturn's ``static-auth-secret``: TURN credentials are HMAC-SHA1 of it, valid ``turn_ttl_s``.
+    turn_secret: SecretStr | None = None
+    turn_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     log_level: str = "INFO"
     log_json: bool = True
     data_dir: Path = Path("var")

@@ -5,6 +5,7 @@ from office.api import (
     audit_log,
     auth,
     board,
+    calls,
     catalog,
     health,
     kiosks,
@@ -28,4 +29,5 @@ ROUTERS = (
     board.router,
     schedule.router,
     appointments.router,
+    calls.router,
 )

@@ -3,6 +3,7 @@
 from office.models.appointments import Appointment, AppointmentNotice, AppointmentState, SlotCapacity
 from office.models.audit import AuditEvent
 from office.models.base import Base, UTCDateTime, utcnow
+from office.models.calls import Call, CallEvent, CallStatus
 from office.models.catalog import MaterialForm, Service, ServiceCategory, ServiceMaterial, ServiceRevision
 from office.models.org import Kiosk, Office, Station
 from office.models.queue import (
@@ -30,6 +31,9 @@ __all__ = [
     "Base",
     "BookingPolicyRow",
     "CalendarOverride",
+    "Call",
+    "CallEvent",
+    "CallStatus",
     "Kiosk",
     "MaterialForm",
     "Office",
