@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
 
 from office.accounts import create_user
 from office.context import OfficeContext
@@ -166,35 +167,18 @@ def start_office(
 @pytest.fixture
 def live_office(sqlite_db: TestDatabase, tmp_path: Path) -> Iterator[LiveOffice]:
     """A real office process on SQLite with one office and one station."""
-    with sqlite_db.engine.begin() as conn:
-        office_id = conn.execute(
-            Office.__table__.insert().values(
-                code="E2E",
-                name="端到端测试街道",
-                name_en="E2E Office",
-                timezone="Asia/Shanghai",
-                created_at=_now(),
-            )
-        ).inserted_primary_key[0]
-        station_id = conn.execute(
-            Station.__table__.insert().values(
-                office_id=office_id,
-                code="S1",
-                name="梅园社区服务站",
-                name_en="Meiyuan Station",
-                created_at=_now(),
-            )
-        ).inserted_primary_key[0]
-    office = start_office(sqlite_db, tmp_path)
-    office.office_id, office.station_id = office_id, station_id
-    yield office
-    office.stop()
-
-
-def _now() -> Any:
-    from office.models.base import utcnow
-
-    return utcnow()
+    with Session(sqlite_db.engine) as s, s.begin():
+        office = Office(code="E2E", name="端到端测试街道", name_en="E2E Office", timezone="Asia/Shanghai")
+        s.add(office)
+        s.flush()
+        station = Station(office_id=office.id, code="S1", name="梅园社区服务站", name_en="Meiyuan Station")
+        s.add(station)
+        s.flush()
+        office_id, station_id = office.id, station.id
+    live = start_office(sqlite_db, tmp_path)
+    live.office_id, live.station_id = office_id, station_id
+    yield live
+    live.stop()
 
 
 # --- browser --------------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ def test_logout_invalidates_the_session_server_side(harness: OfficeHarness) -> N
     """After logout the old cookie value no longer authenticates, even if replayed."""
     c = harness.login(Role.SUPERVISOR)
     token = c.cookies.get(SESSION_COOKIE)
+    assert token
     assert c.post("/api/auth/logout").status_code == 204
     replay = harness.client()
     replay.cookies.set(SESSION_COOKIE, token)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
@@ -68,7 +70,7 @@ def test_oversized_bodies_are_refused_with_413_by_header_and_by_stream(harness: 
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "payload_too_large"
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         for _ in range(300):
             yield b"x" * 8192
 
@@ -99,7 +101,9 @@ def test_malformed_bodies_get_a_clear_422_without_echoing_input(
     assert '"a"' not in r.text
 
 
-def test_app_refuses_routes_without_access_declaration(sqlite_db: TestDatabase) -> None:
+def test_app_refuses_routes_without_access_declaration(
+    sqlite_db: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Default deny: adding a route with no Allow dependency makes create_app fail."""
     from fastapi import APIRouter
 
@@ -111,21 +115,17 @@ def test_app_refuses_routes_without_access_declaration(sqlite_db: TestDatabase) 
     def _rogue() -> dict[str, str]:
         return {}
 
-    original = ROUTERS
     import office.app as app_module
 
-    app_module.ROUTERS = (*original, rogue)
-    try:
-        with pytest.raises(UndeclaredAccess, match="/api/rogue"):
-            create_app(make_settings(sqlite_db))
-    finally:
-        app_module.ROUTERS = original
+    monkeypatch.setattr(app_module, "ROUTERS", (*ROUTERS, rogue))
+    with pytest.raises(UndeclaredAccess, match="/api/rogue"):
+        create_app(make_settings(sqlite_db))
 
 
 @pytest.mark.parametrize("name", ["secret_key", "data_encryption_key", "lookup_hash_key"])
 def test_placeholder_secrets_are_refused_outside_development(name: str) -> None:
     """In production each placeholder secret stops start-up with an error naming the variable."""
-    good = {
+    good: dict[str, Any] = {
         "secret_key": "prod-" + "Zq7" * 10,
         "data_encryption_key": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
         "lookup_hash_key": "prod-" + "Lk9" * 10,
@@ -138,11 +138,12 @@ def test_placeholder_secrets_are_refused_outside_development(name: str) -> None:
 
 def test_bad_settings_values_are_refused() -> None:
     """Unknown zones, databases and malformed keys are configuration errors."""
-    for bad in (
+    cases: list[dict[str, Any]] = [
         {"timezone": "Mars/Olympus"},
         {"database_url": "mysql://x"},
         {"data_encryption_key": "short"},
-    ):
+    ]
+    for bad in cases:
         with pytest.raises(ValueError):
             Settings(**bad)
 
