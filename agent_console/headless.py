@@ -203,10 +203,14 @@ class HeadlessAgent:
         password: str,
         *,
         signaling_path: str = "/ws/signaling",
+        transport: httpx.AsyncBaseTransport | None = None,
         **kwargs: Any,
     ) -> Self:
-        """Log in to the office at ``base_url`` and prepare the signaling client with the cookie."""
-        http = httpx.AsyncClient(base_url=base_url, timeout=10.0, trust_env=False)
+        """Log in to the office at ``base_url`` and prepare the signaling client with the cookie.
+
+        ``transport`` lets tests reach an in-process app (``httpx.ASGITransport``).
+        """
+        http = httpx.AsyncClient(base_url=base_url, timeout=10.0, trust_env=False, transport=transport)
         try:
             response = await http.post("/api/auth/login", json={"username": username, "password": password})
             _check(response)
@@ -254,6 +258,13 @@ class HeadlessAgent:
 
     # -- REST -----------------------------------------------------------------------------------
 
+    async def set_available(self, window_no: int | None = None) -> dict[str, Any]:
+        """Declare myself available for calls (``PUT /api/queue/agents/me/state``)."""
+        body: dict[str, Any] = {"state": "available"}
+        if window_no is not None:
+            body["window_no"] = window_no
+        return await self._send_json("PUT", "/api/queue/agents/me/state", body)
+
     async def call_next(self) -> dict[str, Any] | None:
         """Take the next ticket (the office's queue API); the ticket as JSON, or None if none waits."""
         data = await self._post("/api/queue/call-next", {})
@@ -269,9 +280,12 @@ class HeadlessAgent:
         return data
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._send_json("POST", path, body)
+
+    async def _send_json(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if self.http is None:
             raise RuntimeError("this agent has no HTTP client (construct it with login())")
-        response = await self.http.post(path, json=body, headers={"X-CSRF-Token": self.csrf_token})
+        response = await self.http.request(method, path, json=body, headers={"X-CSRF-Token": self.csrf_token})
         _check(response)
         data = response.json()
         return data if isinstance(data, dict) else {}
