@@ -24,6 +24,7 @@ from office.audit import Actor
 from office.context import OfficeContext
 from office.errors import ApiError
 from office.models import AgentSkill, AgentState, AgentStatus, Priority, Service, Ticket, TicketState
+from office.queue.closing import close_past_days
 from office.queue.config import QueueConfig, load_config
 from office.queue.lifecycle import QUEUED_STATES
 from office.queue.live import publish_change
@@ -153,8 +154,10 @@ def process_timeouts(ctx: OfficeContext) -> int:
     A ringing ticket the kiosk did not answer goes back to the queue as ``recalled`` (top priority)
     below the office's recall limit, and becomes ``no_show`` at it. An offered ticket the agent never
     rang goes back to ``waiting`` in its place (the agent's miss, not the resident's). Either way
-    the agent becomes available again. The office runs this periodically.
+    the agent becomes available again. Queued tickets of a business day that has ended are closed
+    first (:func:`office.queue.closing.close_past_days`). The office runs this periodically.
     """
+    closed = close_past_days(ctx)
     now = ctx.clock.now()
     with ctx.read_db() as s:
         due = list(
@@ -216,4 +219,4 @@ def process_timeouts(ctx: OfficeContext) -> int:
             TicketState(t.state), "queue.recalled"
         )
         publish_change(ctx, t.office_id, topic, [t])
-    return len(handled)
+    return closed + len(handled)

@@ -70,3 +70,19 @@ def test_numbers_past_999_grow_a_digit_on_both_engines(any_qh: QueueHarness) -> 
     with any_qh.h.ctx.db() as s, s.begin():
         s.execute(update(TicketCounter).values(last_number=998))
     assert [any_qh.take(k)["number"] for _ in range(2)] == ["A999", "A1000"]
+
+
+def test_tickets_left_waiting_at_midnight_are_closed_not_carried_over(qh: QueueHarness) -> None:
+    """After local midnight the sweep ends yesterday's queued tickets as left by system (day_closed)."""
+    from office.queue import calling
+
+    k = qh.kiosk()
+    _at(qh, "2026-03-02T15:50:00")  # 23:50 in Shanghai
+    old = qh.take(k)
+    assert calling.process_timeouts(qh.h.ctx) == 0
+    _at(qh, "2026-03-02T16:10:00")  # 00:10 next day
+    fresh = qh.take(k)
+    assert calling.process_timeouts(qh.h.ctx) == 1
+    gone = k.get(f"/api/queue/tickets/{old['id']}").json()
+    assert (gone["state"], gone["ended_by"], gone["end_reason"]) == ("left", "system", "day_closed")
+    assert k.get(f"/api/queue/tickets/{fresh['id']}").json()["estimate"]["position"] == 0
