@@ -33,6 +33,7 @@ check: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy tests bench
 
 bench: install system-deps
 	$(PY) bench/run.py
