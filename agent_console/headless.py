@@ -37,6 +37,7 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamT
 from signaling.client import SignalingClient
 from signaling.messages import (
     BaseMessage,
+    CallDecline,
     CallEnd,
     CallInvite,
     CallState,
@@ -184,6 +185,7 @@ class HeadlessAgent:
         self.call_id: str | None = None
         self.call_state: CallStateName | None = None
         self.invites: list[CallInvite] = []
+        self.declines: list[CallDecline] = []
         self.peer: _AnswerPeer | None = None
         self.generations_answered = 0
         self.progress: list[HwProgress] = []
@@ -375,6 +377,8 @@ class HeadlessAgent:
                 await self._drop_peer()
         elif isinstance(message, Description) and message.call_id == self.call_id:
             await self._on_description(message)
+        elif isinstance(message, CallDecline):
+            self.declines.append(message)
         elif isinstance(message, HwProgress):
             self.progress.append(message)
         elif isinstance(message, HwResult):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hardware import open_device, open_device_as
+from hardware.clock import Clock
 from hardware.device import Device
 from hardware.errors import Cancelled, DeviceFault, HardwareError, UserActionRequired
 from hardware.health import HealthLevel
@@ -99,8 +100,10 @@ class DeviceService:
         consent: ConsentHook = auto_refuse,
         stats_dir: Path | None = None,
         card_timeout: float = 30.0,
+        clock: Clock | None = None,
     ) -> None:
         self.urls = dict(urls)
+        self.clock = clock
         self.consent = consent
         self.stats_dir = stats_dir
         self.card_timeout = card_timeout
@@ -159,9 +162,13 @@ class DeviceService:
         if device is None:
             url = self.urls[kind]
             if kind == "idcard":
-                device = open_device_as(IdCardReader, url, stats_dir=self.stats_dir, name=f"{kind}.main")
+                device = open_device_as(
+                    IdCardReader, url, stats_dir=self.stats_dir, name=f"{kind}.main", clock=self.clock
+                )
             else:
-                device = open_device(kind, url, stats_dir=self.stats_dir, name=f"{kind}.main")
+                device = open_device(
+                    kind, url, stats_dir=self.stats_dir, name=f"{kind}.main", clock=self.clock
+                )
             device.open()
             device.claim()
             device.enable()

@@ -75,15 +75,22 @@ class Relay:
         finally:
             self.sockets[party].remove(websocket)
 
-    async def start_call(self, call_id: str = "call-1", agent: str = "a1", kiosk: str = "k1") -> None:
-        """Play the office: register the call, invite the kiosk (copy to the agent), go negotiating."""
+    async def start_call(
+        self, call_id: str = "call-1", agent: str = "a1", kiosk: str = "k1", *, negotiate: bool = True
+    ) -> None:
+        """Play the office: register the call, invite the kiosk (copy to the agent), go negotiating.
+
+        The real office goes ``negotiating`` when the kiosk's ``call.accept`` arrives; the relay
+        does not watch relayed frames, so it sends the state right after the invite (unless told not to).
+        """
         self.calls[call_id] = CallInfo(CallParties(agent, kiosk), CallStateName.NEGOTIATING)
         invite = CallInvite(
             call_id=call_id, agent_id=agent, kiosk_id=kiosk, ticket="A017", service="社保卡补办"
         )
         for party in (Party(Role.KIOSK, kiosk), Party(Role.AGENT, agent)):
             await self.hub.send_to(party, invite)
-            await self.hub.send_to(party, CallState(call_id=call_id, state=CallStateName.NEGOTIATING))
+            if negotiate:
+                await self.hub.send_to(party, CallState(call_id=call_id, state=CallStateName.NEGOTIATING))
 
     async def end_call(self, call_id: str = "call-1", reason: str = "completed") -> None:
         """Play the office: the call ended."""

@@ -172,3 +172,32 @@ async def test_media_states_are_reported_and_ice_servers_fetched(relay: Relay) -
         await agent.wait_for(lambda: len(reports) >= 3, within=10)
     assert reports[:3] == [("call-1", "connected"), ("call-1", "reconnecting"), ("call-1", "connected")]
     assert fetched == [1]
+
+
+async def test_second_invite_during_a_call_is_declined_busy(call_pair: CallPair) -> None:
+    """An invite for another call while one runs: the kiosk declines it busy and keeps its call."""
+    relay, kiosk, agent = call_pair
+    await _connected_call(call_pair)
+    await relay.start_call("call-2", negotiate=False)
+    await agent.wait_for(lambda: len(agent.declines) == 1, within=5)
+    assert (agent.declines[0].call_id, agent.declines[0].reason) == ("call-2", "busy")
+    assert kiosk.call_id == "call-1" and kiosk.call is not None
+    assert kiosk.signaling.active_call == "call-1"
+
+
+async def test_health_is_reported_periodically(relay: Relay) -> None:
+    """The runtime sends a device-health report at start and then every interval."""
+    reports: list[dict[str, object]] = []
+    done = asyncio.Event()
+
+    async def report(health: dict[str, object]) -> None:
+        reports.append(health)
+        if len(reports) == 2:
+            done.set()
+
+    kiosk = kiosk_runtime(relay, report_health=report, health_interval_s=0.05)
+    async with kiosk:
+        await asyncio.wait_for(done.wait(), 5)
+    assert reports[0]["in_call"] is False
+    devices = reports[0]["devices"]
+    assert isinstance(devices, dict) and set(devices) == {"idcard"}
