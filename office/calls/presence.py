@@ -134,13 +134,14 @@ def process_call_timeouts(ctx: OfficeContext, grace_s: float = DEFAULT_GRACE_S) 
     grace = timedelta(seconds=grace_s)
     states = [st.value for st in LIVE_STATES]
     with ctx.read_db() as s:
-        rows = list(
-            s.execute(
+        rows: list[tuple[Call, str, int | None]] = [
+            (row[0], row[1], row[2])
+            for row in s.execute(
                 select(Call, Ticket.state, Ticket.agent_id)
                 .join(Ticket, Ticket.id == Call.ticket_id)
                 .where(Call.state.in_(states))
-            ).tuples()
-        )
+            )
+        ]
         for call, _, _ in rows:
             s.expunge(call)
     online: dict[Party, bool] = {}

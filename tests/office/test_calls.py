@@ -1,0 +1,263 @@
+"""Call lifecycle table, ICE/TURN credentials, and the call ⇄ queue wiring on every exit path:
+decline, cancel, no answer, garbage session description, party lost (fake clock), reconnect."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import SecretStr
+from starlette.testclient import WebSocketTestSession
+
+from office.calls import (
+    CALL_TRANSITIONS,
+    IllegalCallTransition,
+    call_next,
+    ice_servers,
+    process_call_timeouts,
+)
+from office.calls.lifecycle import run
+from office.models import CallStatus, Office, Priority, Role
+from office.queue import process_timeouts
+from office.settings import Settings
+from tests.office import test_calls_support as support
+from tests.office.test_calls_support import CallRig, accept_call, expect, nothing_pending, send
+
+rig, any_rig = support.rig, support.any_rig
+C = CallStatus
+
+
+def test_lifecycle_sequences() -> None:
+    """Whole sequences of call states, including reconnect cycles and ending from every live state."""
+    assert run(["accept", "connected", "lost", "connected", "lost", "connected", "end"]) == [
+        C.CREATED,
+        C.NEGOTIATING,
+        C.CONNECTED,
+        C.RECONNECTING,
+        C.CONNECTED,
+        C.RECONNECTING,
+        C.CONNECTED,
+        C.ENDED,
+    ]
+    for start in (C.CREATED, C.NEGOTIATING, C.CONNECTED, C.RECONNECTING):
+        assert call_next(start, "end") is C.ENDED
+    assert {s for s, _ in CALL_TRANSITIONS} == {C.CREATED, C.NEGOTIATING, C.CONNECTED, C.RECONNECTING}
+
+
+@pytest.mark.parametrize(
+    ("state", "event"),
+    [
+        ("ended", "end"),
+        ("ended", "accept"),
+        ("created", "connected"),
+        ("negotiating", "accept"),
+        ("created", "lost"),
+        ("bogus", "end"),
+    ],
+)
+def test_illegal_steps_raise(state: str, event: str) -> None:
+    """Events the table does not allow raise IllegalCallTransition naming state and event."""
+    with pytest.raises(IllegalCallTransition) as info:
+        call_next(state, event)
+    assert (info.value.state, info.value.event) == (state, event)
+
+
+def test_ice_servers_use_coturn_rest_credentials() -> None:
+    """STUN as given; TURN username <expiry>:<party>, credential base64(HMAC-SHA1(secret, username))."""
+    now = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    settings = Settings(
+        stun_urls=["stun:turn.example:3478"],
+        turn_urls=["turn:turn.example:3478?transport=udp", "turns:turn.example:5349"],
+        turn_secret=SecretStr("s3cret"),
+        turn_ttl_s=600,
+    )
+    stun, turn = ice_servers(settings, "kiosk-7", now)
+    assert stun.urls == ("stun:turn.example:3478",) and stun.username is None
+    expiry = int(now.timestamp()) + 600
+    assert turn.username == f"{expiry}:kiosk-7"
+    expected = base64.b64encode(hmac.new(b"s3cret", turn.username.encode(), hashlib.sha1).digest()).decode()
+    assert turn.credential == expected
+    assert ice_servers(Settings(), "kiosk-7", now) == []
+    assert ice_servers(Settings(turn_urls=["turn:x"]), "kiosk-7", now) == []  # no secret: no TURN
+
+
+def test_ice_servers_route_for_kiosk_and_agent(rig: CallRig) -> None:
+    """Kiosks and agents get ICE servers (empty when none configured); the secret is never returned."""
+    for client in (rig.kiosk, rig.agent):
+        r = client.get("/api/calls/ice-servers")
+        assert r.status_code == 200 and r.json() == {"ice_servers": [], "ttl_s": 3600}
+    assert (
+        rig.qh.staff(Role.TECHNICIAN).get("/api/calls/ice-servers").json()["error"]["code"] == "access_denied"
+    )
+
+
+def test_start_call_checks_the_ticket(rig: CallRig) -> None:
+    """Only the agent holding an offered/ringing kiosk ticket may start its call, once."""
+    ticket_id = rig.offered_ticket()
+    other = rig.qh.agent()
+    r = other.post("/api/calls", json={"ticket_id": ticket_id})
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "not_your_ticket")
+    r = rig.agent.post("/api/calls", json={"ticket_id": 10**9})
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "ticket_not_found")
+    call_id = rig.start_call(ticket_id)
+    assert rig.ticket(ticket_id).state == "ringing"
+    r = rig.agent.post("/api/calls", json={"ticket_id": ticket_id})
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "call_exists")
+    assert rig.call(call_id)["state"] == "created"
+    r = rig.agent.post("/api/calls", json={"ticket_id": ticket_id, "kiosk_id": 1})
+    assert r.status_code == 422
+
+
+def test_call_records_are_office_scoped(rig: CallRig) -> None:
+    """Staff of another office get 404 for the call and an empty list; a non-party may not report."""
+    ticket_id = rig.offered_ticket()
+    call_id = rig.start_call(ticket_id)
+    with rig.h.ctx.db() as s, s.begin():
+        office = Office(code="T2", name="另一街道", name_en="Other")
+        s.add(office)
+        s.flush()
+        other_office = office.id
+    stranger = rig.qh.staff(Role.SUPERVISOR, rig.qh.new_user(Role.SUPERVISOR, other_office))
+    r = stranger.get(f"/api/calls/{call_id}")
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "call_not_found")
+    assert stranger.get("/api/calls").json() == []
+    r = stranger.post(f"/api/calls/{call_id}/report", json={"state": "connected"})
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "not_a_party")
+    r = rig.qh.kiosk().post(f"/api/calls/{call_id}/report", json={"state": "connected"})
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "not_a_party")
+    assert [c["id"] for c in rig.agent.get("/api/calls").json()] == [call_id]
+    assert [c["id"] for c in rig.qh.admin.get("/api/calls?state=created").json()] == [call_id]
+    r = rig.kiosk.post(
+        f"/api/calls/{call_id}/report",
+        content=b'{"quality": {"rtt_ms": NaN}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 422
+
+
+def test_decline_takes_the_ring_timeout_path(rig: CallRig) -> None:
+    """The kiosk declines: the call ends (declined) and the ticket is recalled as the queue rules say."""
+    with rig.kiosk_socket() as kws, rig.agent_socket() as aws:
+        ticket_id = rig.offered_ticket()
+        call_id = rig.start_call(ticket_id)
+        expect(kws, "call.invite", call_id=call_id)
+        expect(aws, "call.invite", call_id=call_id)
+        send(kws, {"type": "call.decline", "call_id": call_id, "reason": "busy"})
+        expect(aws, "call.decline", reason="busy")
+        expect(aws, "call.state", state="ended", reason="busy")
+        expect(kws, "call.state", state="ended", reason="busy")
+    ticket = rig.ticket(ticket_id)
+    assert (ticket.state, ticket.recall_count, ticket.priority) == ("recalled", 1, Priority.RECALLED)
+    record = rig.call(call_id)
+    assert (record["end_reason"], record["ended_by"], record["duration_ms"]) == ("busy", "kiosk", 0)
+
+
+def test_cancel_puts_the_ticket_back_in_place(rig: CallRig) -> None:
+    """The agent cancels before the answer: the ticket goes back to waiting, no recall charged."""
+    with rig.kiosk_socket() as kws, rig.agent_socket() as aws:
+        ticket_id = rig.offered_ticket()
+        call_id = rig.start_call(ticket_id)
+        expect(kws, "call.invite")
+        expect(aws, "call.invite")
+        send(aws, {"type": "call.cancel", "call_id": call_id})
+        expect(kws, "call.cancel", reason="cancelled")
+        expect(kws, "call.state", state="ended", reason="cancelled")
+        expect(aws, "call.state", state="ended", reason="cancelled")
+    ticket = rig.ticket(ticket_id)
+    assert (ticket.state, ticket.recall_count) == ("waiting", 0)
+
+
+def test_no_answer_follows_the_queue_ring_timeout(rig: CallRig) -> None:
+    """Nobody accepts: the queue's sweep recalls the ticket and the call sweep ends the call (no_answer)."""
+    with rig.kiosk_socket() as kws, rig.agent_socket() as aws:
+        ticket_id = rig.offered_ticket()
+        rig.start_call(ticket_id)
+        expect(kws, "call.invite")
+        expect(aws, "call.invite")
+        assert process_call_timeouts(rig.h.ctx) == 0
+        rig.h.clock.advance(seconds=21)
+        assert process_timeouts(rig.h.ctx) == 1
+        assert process_call_timeouts(rig.h.ctx) == 1
+        expect(kws, "call.state", state="ended", reason="no_answer")
+        expect(aws, "call.state", state="ended", reason="no_answer")
+        assert process_call_timeouts(rig.h.ctx) == 0
+    assert rig.ticket(ticket_id).state == "recalled"
+
+
+def test_garbage_description_fails_the_call_and_requeues(any_rig: CallRig) -> None:
+    """The receiver of an unusable SDP ends the call (negotiation_failed): ticket to the queue front."""
+    rig = any_rig
+    with rig.kiosk_socket() as kws, rig.agent_socket() as aws:
+        ticket_id, call_id = accept_call(rig, kws, aws)
+        send(aws, {"type": "description", "call_id": call_id, "sdp_type": "offer", "sdp": "\x01garbage"})
+        expect(kws, "description", sdp="\x01garbage")
+        send(kws, {"type": "call.end", "call_id": call_id, "reason": "negotiation_failed"})
+        expect(aws, "call.end", reason="negotiation_failed")
+        expect(aws, "call.state", state="ended", reason="negotiation_failed")
+        expect(kws, "call.state", state="ended", reason="negotiation_failed")
+        nothing_pending(aws)
+    ticket = rig.ticket(ticket_id)
+    assert (ticket.state, ticket.priority, ticket.agent_id) == ("transferred", Priority.RECALLED, None)
+    assert rig.call(call_id)["end_reason"] == "negotiation_failed"
+    assert rig.agent.get("/api/queue/agents").json()[0]["state"] == "wrap_up"
+
+
+def _connected(rig: CallRig, kws: WebSocketTestSession, aws: WebSocketTestSession, call_id: str) -> None:
+    r = rig.agent.post(f"/api/calls/{call_id}/report", json={"state": "connected"})
+    assert r.status_code == 200, r.text
+    expect(aws, "call.state", state="connected")
+    expect(kws, "call.state", state="connected")
+
+
+def test_party_lost_ends_the_call_and_requeues(rig: CallRig) -> None:
+    """A kiosk gone past the grace period: reconnecting, then ended party_lost, ticket to the front."""
+    with rig.agent_socket() as aws:
+        with rig.kiosk_socket() as kws:
+            ticket_id, call_id = accept_call(rig, kws, aws)
+            _connected(rig, kws, aws, call_id)
+            kws.close(1000)  # the socket breaks; the office notices (TestClient would cancel on exit)
+            expect(aws, "call.state", state="reconnecting", reason="party_away")
+        assert rig.call_row(call_id).kiosk_lost_at == rig.h.clock.now()
+        rig.h.clock.advance(seconds=29)
+        assert process_call_timeouts(rig.h.ctx) == 0
+        rig.h.clock.advance(seconds=2)
+        assert process_call_timeouts(rig.h.ctx) == 1
+        expect(aws, "call.state", state="ended", reason="party_lost")
+    record = rig.call(call_id)
+    assert (record["state"], record["end_reason"], record["ended_by"]) == ("ended", "party_lost", "system")
+    assert record["duration_ms"] == 31_000
+    ticket = rig.ticket(ticket_id)
+    assert (ticket.state, ticket.priority) == ("transferred", Priority.RECALLED)
+
+
+def test_reconnect_within_grace_keeps_the_call(rig: CallRig) -> None:
+    """The kiosk comes back and resumes within the grace period: connected again, nothing ended."""
+    with rig.agent_socket() as aws:
+        with rig.kiosk_socket() as kws:
+            ticket_id, call_id = accept_call(rig, kws, aws)
+            _connected(rig, kws, aws, call_id)
+            kws.close(1000)
+            expect(aws, "call.state", state="reconnecting")
+        rig.h.clock.advance(seconds=20)
+        with rig.kiosk_socket() as kws:
+            expect(aws, "call.state", state="connected")
+            expect(kws, "call.state", state="connected")
+            send(kws, {"type": "resume", "call_id": call_id, "last_seq": 10})
+            expect(kws, "call.state", state="connected")
+            rig.h.clock.advance(seconds=20)
+            assert process_call_timeouts(rig.h.ctx) == 0
+            nothing_pending(aws)
+            record = rig.call(call_id)
+            assert record["reconnects"] == 1 and record["state"] == "connected"
+            assert rig.ticket(ticket_id).state == "serving"
+
+
+def test_kiosks_online_follows_presence(rig: CallRig) -> None:
+    """Staff see which of their office's kiosks have a signaling connection now."""
+    assert rig.agent.get("/api/calls/kiosks-online").json() == {"kiosk_ids": []}
+    with rig.kiosk_socket():
+        assert rig.agent.get("/api/calls/kiosks-online").json() == {"kiosk_ids": [rig.kiosk_id]}
+    assert rig.agent.get("/api/calls/kiosks-online").json() == {"kiosk_ids": []}
