@@ -1,0 +1,117 @@
+"""End to end through a real office process: enroll, take a number, call next, video call, ID card, hang up."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agent_console.headless import HeadlessAgent
+from kiosk.config import KioskSettings, TokenStore
+from kiosk.devices import DeviceService, auto_grant
+from kiosk.enroll import enroll
+from kiosk.media import SyntheticVideoTrack, ToneAudioTrack
+from kiosk.office_client import OfficeClient
+from kiosk.runtime import KioskRuntime
+from office import enrollment
+from office.audit import Actor
+from office.models import Office, Role, Service, Station
+from office.seed_catalog import seed_catalog
+from signaling.client import SignalingClient
+from signaling.messages import HwAction, HwOutcome
+from signaling.messages import Role as SignalingRole
+from tests.conftest import TestDatabase
+from tests.e2e.conftest import LiveOffice, start_office
+from tests.kiosk.conftest import FAST
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def office(sqlite_db: TestDatabase, tmp_path: Path) -> Iterator[LiveOffice]:
+    """``doorstep office run`` on SQLite with one station and the seeded catalog."""
+    with Session(sqlite_db.engine) as s, s.begin():
+        o = Office(code="E2E", name="端到端测试街道", name_en="E2E Office", timezone="Asia/Shanghai")
+        s.add(o)
+        s.flush()
+        station = Station(office_id=o.id, code="S1", name="梅园社区服务站", name_en="Meiyuan Station")
+        s.add(station)
+        s.flush()
+        office_id, station_id = o.id, station.id
+    live = start_office(sqlite_db, tmp_path)
+    live.office_id, live.station_id = office_id, station_id
+    seed_catalog(live.ctx)
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+async def kiosk(office: LiveOffice, tmp_path: Path) -> AsyncIterator[tuple[KioskRuntime, OfficeClient]]:
+    """A kiosk enrolled with a one-time code, its runtime connected to the office's signaling."""
+    code = enrollment.register(
+        office.ctx, station_id=office.station_id, name="k", actor=Actor("system", "e2e")
+    ).code
+    settings = KioskSettings(office_url=office.url, state_dir=tmp_path / "kiosk")
+    await enroll(settings, code)
+    token = TokenStore(settings.state_dir).load()
+    assert token is not None
+    client = OfficeClient(settings.office_url, token)
+    runtime = KioskRuntime(
+        SignalingClient(
+            settings.signaling_url(), SignalingRole.KIOSK, headers={"Authorization": f"Bearer {token}"}
+        ),
+        DeviceService({"idcard": "sim://idcard?card=resident-male"}, consent=auto_grant),
+        lambda: [SyntheticVideoTrack(320, 240, 15), ToneAudioTrack()],
+        peer_settings=FAST,
+        report_call=client.report_call,
+        ice_servers=lambda: _no_servers(client),
+    )
+    async with client, runtime:
+        yield runtime, client
+
+
+async def _no_servers(client: OfficeClient) -> tuple[()]:
+    assert await client.ice_servers() == []  # nothing configured: host candidates only
+    return ()
+
+
+async def test_a_whole_service_call_through_the_office(
+    office: LiveOffice, kiosk: tuple[KioskRuntime, OfficeClient]
+) -> None:
+    """Kiosk ticket → agent call-next → POST /api/calls → invite/accept → media both ways → ID card → hang-up."""
+    runtime, kiosk_client = kiosk
+    password = office.add_user("agent1", Role.AGENT)
+    agent = await HeadlessAgent.login(office.url, "agent1", password, heartbeat_interval=0.5)
+    async with agent:
+        await agent.set_available()
+        with office.ctx.read_db() as s:
+            service_id = s.scalar(select(Service.id).where(Service.code == "GOV-SSC-APPLY"))
+        assert service_id is not None
+        ticket = await kiosk_client.issue_ticket(service_id, idempotency_key=uuid.uuid4().hex)
+        offered = await agent.call_next()
+        assert offered is not None and offered["id"] == ticket["id"]
+        call = await agent.start_call(ticket["id"])
+        call_id = call["id"]
+        await agent.wait_for(lambda: agent.frames_received.get("video", 0) >= 10, within=15)
+        await agent.wait_for(
+            lambda: runtime.call is not None and runtime.call.frames_received.get("video", 0) >= 10, within=10
+        )
+        assert runtime.call_id == call_id
+        await agent.wait_for(
+            lambda: runtime.call is not None and runtime.call.media_state == "connected", within=5
+        )
+        assert agent.http is not None
+        record = (await agent.http.get(f"/api/calls/{call_id}")).json()
+        assert record["state"] == "connected" and record["setup_ms"] is not None
+        result = await agent.request_hw(HwAction.READ_ID_CARD, within=15)
+        assert result.outcome is HwOutcome.OK and result.data is not None
+        assert result.data["id_number"] == "310101198001010018"
+        await agent.hang_up("completed")
+        await agent.wait_for(lambda: runtime.call is None, within=10)
+        record = (await agent.http.get(f"/api/calls/{call_id}")).json()
+        assert record["state"] == "ended" and record["end_reason"] == "completed"
+    assert "310101198001010018" not in office.logs()
