@@ -111,7 +111,9 @@ async def run(settings: KioskSettings) -> int:
             devices,
             make_tracks,
             peer_settings=PeerSettings(
-                heartbeat_interval=settings.heartbeat_interval_s, dead_after=settings.media_dead_after_s
+                heartbeat_interval=settings.heartbeat_interval_s,
+                dead_after=settings.media_dead_after_s,
+                video_codec=settings.video_codec,
             ),
             report_health=report,
             health_interval_s=settings.health_interval_s,

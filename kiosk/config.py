@@ -33,6 +33,7 @@ class KioskSettings(BaseSettings):
     video_width: int = Field(default=640, ge=160, le=1920)
     video_height: int = Field(default=480, ge=120, le=1080)
     video_fps: float = Field(default=30.0, gt=0, le=30)
+    video_codec: Literal["VP8", "H264"] = "VP8"
     audio_tone: bool = True
     """Send a quiet synthetic tone (no microphone is wired yet)."""
     ui_host: str = "127.0.0.1"

@@ -34,7 +34,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
@@ -84,6 +91,8 @@ class PeerSettings:
     ice_servers: tuple[RTCIceServer, ...] = ()
     read_stamps: bool = False
     """Decode latency stamps on received video (see :func:`kiosk.media.read_stamp`)."""
+    video_codec: str = "VP8"
+    """Preferred video codec (``VP8`` or ``H264``; aiortc has no VP9/AV1): offered first, the other kept as fallback."""
 
 
 @dataclass
@@ -119,6 +128,7 @@ class CallPeer:
         self._tasks: set[asyncio.Task[None]] = set()
         for track in tracks:
             self.pc.addTrack(track)
+        self._prefer_codec(settings.video_codec)
         self.pc.on("track", self._on_track)
         self.pc.on("datachannel", self._bind_channel)
         self.pc.on("connectionstatechange", self._on_change)
@@ -213,6 +223,14 @@ class CallPeer:
         self._tasks.clear()
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _prefer_codec(self, codec: str) -> None:
+        wanted = f"video/{codec}".lower()
+        codecs = RTCRtpSender.getCapabilities("video").codecs
+        ordered = sorted(codecs, key=lambda c: c.mimeType.lower() not in (wanted, "video/rtx"))
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.kind == "video":
+                transceiver.setCodecPreferences(ordered)
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
