@@ -27,7 +27,13 @@ from pydantic import ValidationError
 from kiosk.config import KioskSettings, TokenStore
 from kiosk.devices import ConsentHook, DeviceService, auto_grant, auto_refuse
 from kiosk.enroll import enroll
-from kiosk.media import CameraVideoTrack, LatestFrameCamera, SyntheticVideoTrack, ToneAudioTrack
+from kiosk.media import (
+    CameraVideoTrack,
+    LatestFrameCamera,
+    SyntheticVideoTrack,
+    ToneAudioTrack,
+    open_microphone,
+)
 from kiosk.office_client import OfficeClient, OfficeError, OfficeUnreachable
 from kiosk.peer import PeerSettings, TrackFactory
 from kiosk.runtime import KioskRuntime
@@ -70,7 +76,8 @@ def _track_factory(settings: KioskSettings) -> tuple[TrackFactory, LatestFrameCa
             if camera is not None
             else SyntheticVideoTrack(settings.video_width, settings.video_height, settings.video_fps)
         )
-        return [video, ToneAudioTrack()] if settings.audio_tone else [video]
+        audio = open_microphone(settings.microphone) if settings.microphone else ToneAudioTrack()
+        return [video, audio]
 
     return make, camera
 

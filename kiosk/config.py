@@ -34,8 +34,8 @@ class KioskSettings(BaseSettings):
     video_height: int = Field(default=480, ge=120, le=1080)
     video_fps: float = Field(default=30.0, gt=0, le=30)
     video_codec: Literal["VP8", "H264"] = "VP8"
-    audio_tone: bool = True
-    """Send a quiet synthetic tone (no microphone is wired yet)."""
+    microphone: str = ""
+    """PyAV input, e.g. ``alsa:default`` or ``pulse:default``; empty: a quiet synthetic tone."""
     ui_host: str = "127.0.0.1"
     ui_port: int = Field(default=8100, ge=1, le=65535)
     health_interval_s: float = Field(default=60.0, gt=0)

@@ -8,7 +8,9 @@
 - :class:`SyntheticVideoTrack` is a moving pattern for kiosks without a camera (and for tests); it can
   stamp each frame with its counter and a wall-clock timestamp as black/white blocks
   (:func:`read_stamp` decodes them) so a receiver measures latency without a shared channel.
-- :class:`ToneAudioTrack` is a quiet sine tone in 20 ms Opus-sized frames.
+- :class:`ToneAudioTrack` is a quiet sine tone in 20 ms Opus-sized frames; :func:`open_microphone`
+  opens a real microphone through PyAV (``alsa:default``, ``pulse:default``) for one peer
+  connection (stopping the track releases the device, so nothing captures between calls).
 - :func:`drain` consumes a received track until it ends (aiortc queues decoded frames without bound
   when nobody calls ``recv()``), counting frames in a :class:`FrameCounter`.
 
@@ -40,6 +42,7 @@ __all__ = [
     "SyntheticVideoTrack",
     "ToneAudioTrack",
     "drain",
+    "open_microphone",
     "read_stamp",
     "stamp",
 ]
@@ -279,6 +282,25 @@ class ToneAudioTrack(MediaStreamTrack):
         frame.time_base = fractions.Fraction(1, AUDIO_RATE)
         self.frames_sent += 1
         return frame
+
+
+def open_microphone(spec: str) -> MediaStreamTrack:
+    """A live audio track from ``spec`` = ``<PyAV input format>:<device>`` (``alsa:default``,
+    ``pulse:default``) or ``file:<path>`` (a recording, for tests and demos).
+
+    One call per peer connection: the capture thread starts on the first ``recv()`` and stops (and
+    the device is closed) when the track is stopped, which :class:`~kiosk.peer.CallPeer` does on close.
+    Raises ``ValueError`` for a malformed spec and ``av.FFmpegError`` when the device cannot be opened.
+    """
+    from aiortc.contrib.media import MediaPlayer
+
+    fmt, sep, device = spec.partition(":")
+    if not sep or not device:
+        raise ValueError(f"microphone spec {spec!r} is not <format>:<device>")
+    player = MediaPlayer(device) if fmt == "file" else MediaPlayer(device, format=fmt)
+    if player.audio is None:
+        raise ValueError(f"microphone spec {spec!r} has no audio stream")
+    return player.audio
 
 
 @dataclass

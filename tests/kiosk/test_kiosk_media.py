@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -19,6 +21,7 @@ from kiosk.media import (
     SyntheticVideoTrack,
     ToneAudioTrack,
     drain,
+    open_microphone,
     read_stamp,
     stamp,
 )
@@ -160,3 +163,26 @@ class _Limited(MediaStreamTrack):
             raise MediaStreamError
         self.left -= 1
         return await self.inner.recv()
+
+
+async def test_microphone_track_reads_through_pyav_and_releases_the_device(tmp_path: Path) -> None:
+    """open_microphone (PyAV) yields audio frames; stopping the track ends its capture thread."""
+    wav = tmp_path / "voice.wav"
+    with av.open(str(wav), "w") as container:
+        stream = container.add_stream("pcm_s16le", rate=48000, layout="mono")
+        for i in range(20):
+            samples = (np.sin(np.arange(960) / 10) * 8000).astype(np.int16).reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+            frame.sample_rate = 48000
+            frame.pts = i * 960
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    track = open_microphone(f"file:{wav}")
+    frames = [await track.recv() for _ in range(3)]
+    assert all(isinstance(f, av.AudioFrame) for f in frames)
+    track.stop()
+    assert not [t for t in threading.enumerate() if t.name == "media-player"]
+    with pytest.raises(ValueError):
+        open_microphone("nonsense")
