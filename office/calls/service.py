@@ -332,7 +332,11 @@ def _merge_quality(summary: dict[str, Any], sample: dict[str, float]) -> dict[st
 def report(
     ctx: OfficeContext, reporter: Party, call_id: str, state: str | None, quality: dict[str, float]
 ) -> tuple[Call, list[Notice]]:
-    """A party reports media ``connected`` / ``reconnecting`` and/or a quality sample."""
+    """A party reports media ``connected`` / ``reconnecting`` and/or a quality sample.
+
+    ``connected`` before the kiosk accepted is 409 ``illegal_transition``; ``reconnecting`` only
+    changes a ``connected`` call (while negotiating or already reconnecting it is a no-op).
+    """
     now = ctx.clock.now()
     notices: list[Notice] = []
     with writing(ctx) as s:
@@ -347,10 +351,12 @@ def report(
         if quality:
             values["quality"] = _merge_quality(call.quality or {}, quality)
         if state == "connected" and call.state != CallStatus.CONNECTED:
+            if call.state == CallStatus.CREATED:
+                raise ApiError(409, "illegal_transition", "the call was not accepted yet")
             values.update(_connected_values(call, now))
             transition(s, call, "connected", now, actor=actor, **values)
             notices.append(_state_notice(call))
-        elif state == "reconnecting" and call.state != CallStatus.RECONNECTING:
+        elif state == "reconnecting" and call.state == CallStatus.CONNECTED:
             transition(s, call, "lost", now, actor=actor, reason="media", **values)
             notices.append(_state_notice(call))
         elif values:

@@ -109,6 +109,10 @@ def test_start_call_checks_the_ticket(rig: CallRig) -> None:
     assert rig.call(call_id)["state"] == "created"
     r = rig.agent.post("/api/calls", json={"ticket_id": ticket_id, "kiosk_id": 1})
     assert r.status_code == 422
+    r = rig.kiosk.post(f"/api/calls/{call_id}/report", json={"state": "connected"})
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "illegal_transition")
+    r = rig.kiosk.post(f"/api/calls/{call_id}/report", json={"state": "reconnecting"})
+    assert (r.status_code, r.json()["state"]) == (200, "created")
 
 
 def test_call_records_are_office_scoped(rig: CallRig) -> None:
