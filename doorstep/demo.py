@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         "doorstep demo — 家门口 远程视频帮办",
         f"  database      {settings.database_url}",
         f"  console login {base}/console/login.html",
+        f"  display board {base}/console/board.html?office={seed.office_id}",
         f"  API docs      {base}/docs",
         f"  health        {base}/healthz  {base}/readyz  {base}/metrics",
         "  logins (development only):",
