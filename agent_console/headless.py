@@ -9,7 +9,9 @@ It does what an agent's browser does, without a browser:
 - **answers** the kiosk's offers: every ``description`` offer of the active call with a newer
   ``generation`` replaces the peer connection (aiortc has no ICE restart; the kiosk renegotiates),
 - counts the frames it receives, sends a heartbeat on the ``control`` data channel every second,
-- sends ``hw.request`` and awaits the matching ``hw.result``, and hangs up with ``call.end``.
+- sends ``hw.request`` and awaits the matching ``hw.result`` (document images arrive over the data
+  channel as ``blob.start`` / binary chunks / ``blob.end`` and land in :attr:`HeadlessAgent.blobs`),
+  and hangs up with ``call.end``.
 
 It may import only :mod:`signaling` (DESIGN.md), so its small answering peer is its own.
 Construct it from a ready :class:`SignalingClient` (tests against a bare signaling relay) or with
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
+import hashlib
 import json
 import logging
 import time
@@ -96,8 +99,12 @@ class _ColourTrack(MediaStreamTrack):
 class _AnswerPeer:
     """One answering peer connection of the agent."""
 
-    def __init__(self, generation: int, width: int, height: int, fps: float, heartbeat: float) -> None:
+    def __init__(
+        self, generation: int, width: int, height: int, fps: float, heartbeat: float, blobs: dict[str, bytes]
+    ) -> None:
         self.generation = generation
+        self.blobs = blobs
+        self._incoming: tuple[dict[str, Any], bytearray] | None = None
         self.pc = RTCPeerConnection()
         self.track = _ColourTrack(width, height, fps)
         self.audio = AudioStreamTrack()  # silence, paced like a microphone
@@ -131,13 +138,28 @@ class _AnswerPeer:
         self._spawn(self._beat(channel))
 
     def _on_message(self, data: str | bytes) -> None:
-        if isinstance(data, str):
-            with contextlib.suppress(ValueError):
-                message = json.loads(data)
-                if isinstance(message, dict) and message.get("type") == "heartbeat":
-                    self.heartbeats += 1
-                elif isinstance(message, dict) and len(self.control) < 1000:
-                    self.control.append(message)
+        if isinstance(data, bytes):
+            if self._incoming is not None:
+                self._incoming[1].extend(data)
+            return
+        with contextlib.suppress(ValueError):
+            message = json.loads(data)
+            if not isinstance(message, dict):
+                return
+            kind = message.get("type")
+            if kind == "heartbeat":
+                self.heartbeats += 1
+            elif kind == "blob.start":
+                self._incoming = (message, bytearray())
+            elif kind == "blob.end" and self._incoming is not None:
+                meta, body = self._incoming
+                self._incoming = None
+                if len(body) == meta.get("bytes") and hashlib.sha256(body).hexdigest() == meta.get("sha256"):
+                    self.blobs[str(meta.get("transfer_id"))] = bytes(body)
+                else:
+                    logger.warning("headless agent: blob %s arrived damaged", meta.get("transfer_id"))
+            elif len(self.control) < 1000:
+                self.control.append(message)
 
     async def _beat(self, channel: RTCDataChannel) -> None:
         n = 0
@@ -186,6 +208,8 @@ class HeadlessAgent:
         self.call_state: CallStateName | None = None
         self.invites: list[CallInvite] = []
         self.declines: list[CallDecline] = []
+        self.blobs: dict[str, bytes] = {}
+        """Images received over the data channel, by ``transfer_id`` (checked against their SHA-256)."""
         self.peer: _AnswerPeer | None = None
         self.generations_answered = 0
         self.progress: list[HwProgress] = []
@@ -323,7 +347,11 @@ class HeadlessAgent:
         *,
         within: float,
     ) -> HwResult:
-        """Send ``hw.request`` for the active call and wait for its ``hw.result``."""
+        """Send ``hw.request`` for the active call and wait for its ``hw.result``.
+
+        When the result lists ``transfers`` (document images), also waits until each has arrived
+        intact over the data channel (in :attr:`blobs`); raises ``TimeoutError`` past ``within``.
+        """
         if self.call_id is None:
             raise RuntimeError("no active call")
         self._counter += 1
@@ -331,12 +359,27 @@ class HeadlessAgent:
         future: asyncio.Future[HwResult] = asyncio.get_running_loop().create_future()
         self._results[request_id] = future
         try:
-            await self.signaling.send(
-                HwRequest(
-                    call_id=self.call_id, request_id=request_id, action=HwAction(action), params=params or {}
+            async with asyncio.timeout(within):
+                await self.signaling.send(
+                    HwRequest(
+                        call_id=self.call_id,
+                        request_id=request_id,
+                        action=HwAction(action),
+                        params=params or {},
+                    )
                 )
-            )
-            return await asyncio.wait_for(future, within)
+                result = await future
+                transfers = (result.data or {}).get("transfers")
+                wanted = (
+                    [t["transfer_id"] for t in transfers if isinstance(t, dict)]
+                    if isinstance(transfers, list)
+                    else []
+                )
+                while not all(str(t) in self.blobs for t in wanted):
+                    self._changed.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), 0.05)
+                return result
         finally:
             self._results.pop(request_id, None)
 
@@ -394,7 +437,9 @@ class HeadlessAgent:
             logger.info("headless agent: %s for generation %s dropped", message.sdp_type, message.generation)
             return
         await self._drop_peer()
-        peer = _AnswerPeer(message.generation, self.width, self.height, self.fps, self.heartbeat_interval)
+        peer = _AnswerPeer(
+            message.generation, self.width, self.height, self.fps, self.heartbeat_interval, self.blobs
+        )
         self.peer = peer
         sdp = await peer.answer(message.sdp)
         self.generations_answered += 1

@@ -7,6 +7,10 @@ through a :data:`ConsentHook`. The resident UI implements that hook (it shows th
 until it is plugged in, :func:`auto_grant` grants consent and logs that it did, and
 :func:`auto_refuse` refuses — chosen explicitly by ``KIOSK_CONSENT``.
 
+Actions: ``read_id_card`` (the card's fields in ``data``) and ``capture_document`` (the still's
+metadata in ``data``; the full-resolution JPEG and the straightened page as ``blobs`` that the
+runtime sends over the call's data channel). Others answer ``failed`` ``unsupported_action``.
+
 Driver errors are translated at this one boundary (``UserActionRequired`` → ``failed`` with the
 prompt as ``error``; ``DeviceFault`` → ``failed`` with the error's class name). The card's data
 goes only into the ``hw.result`` for the agent; logs get the masked form.
@@ -23,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from hardware import open_device, open_device_as
+from hardware.camera import CaptureResult, DocumentCamera
 from hardware.clock import Clock
 from hardware.device import Device
-from hardware.errors import Cancelled, DeviceFault, HardwareError, UserActionRequired
+from hardware.errors import Cancelled, ConfigurationError, DeviceFault, HardwareError, UserActionRequired
 from hardware.health import HealthLevel
 from hardware.idcard import IdCardData, IdCardReader
 from signaling.messages import HwAction, HwOutcome, HwRequest
@@ -70,6 +75,8 @@ class HwOutcomeData:
     outcome: HwOutcome
     data: dict[str, Any] | None = None
     error: str | None = None
+    blobs: tuple[tuple[str, bytes], ...] = ()
+    """Images to send over the call's data channel (``(name, JPEG bytes)``), never over signaling."""
 
 
 def card_payload(card: IdCardData) -> dict[str, Any]:
@@ -120,23 +127,29 @@ class DeviceService:
             if not await self.consent(request):
                 return HwOutcomeData(HwOutcome.CONSENT_REFUSED)
             await progress("consent_given")
-            if request.action is not HwAction.READ_ID_CARD:
+            if request.action not in (HwAction.READ_ID_CARD, HwAction.CAPTURE_DOCUMENT):
                 return HwOutcomeData(HwOutcome.FAILED, error="unsupported_action")
             await progress("reading")
             try:
-                card = await asyncio.to_thread(self._read_card)
+                if request.action is HwAction.READ_ID_CARD:
+                    card = await asyncio.to_thread(self._read_card)
+                    logger.info("read_id_card ok: %s", card.masked()["id_number"])
+                    return HwOutcomeData(HwOutcome.OK, data=card_payload(card))
+                require = request.params.get("require_quality", True) is not False
+                still = await asyncio.to_thread(self._capture_document, require)
             except Cancelled:
                 return HwOutcomeData(HwOutcome.CANCELLED)
             except UserActionRequired as err:
                 return HwOutcomeData(HwOutcome.FAILED, error=str(err.prompt))
             except DeviceFault as err:
-                logger.warning("read_id_card failed: %s", type(err).__name__)
+                logger.warning("%s failed: %s", request.action, type(err).__name__)
                 return HwOutcomeData(HwOutcome.FAILED, error="device_unavailable")
             except HardwareError as err:  # configuration: wrong URL, backend missing
-                logger.error("read_id_card misconfigured: %s", type(err).__name__)
+                logger.error("%s misconfigured: %s", request.action, type(err).__name__)
                 return HwOutcomeData(HwOutcome.FAILED, error="device_unavailable")
-            logger.info("read_id_card ok: %s", card.masked()["id_number"])
-            return HwOutcomeData(HwOutcome.OK, data=card_payload(card))
+            blobs = [("still", still.jpeg)] + ([("page", still.page_jpeg)] if still.page_jpeg else [])
+            logger.info("capture_document ok: %dx%d, %d images", still.width, still.height, len(blobs))
+            return HwOutcomeData(HwOutcome.OK, data=still.metadata(), blobs=tuple(blobs))
 
     def cancel(self) -> None:
         """Cancel the running device operation (thread-safe; it raises ``Cancelled`` at its next poll)."""
@@ -160,7 +173,9 @@ class DeviceService:
     def _device(self, kind: str) -> Device:
         device = self._devices.get(kind)
         if device is None:
-            url = self.urls[kind]
+            url = self.urls.get(kind)
+            if url is None:
+                raise ConfigurationError(f"no {kind} configured")
             if kind == "idcard":
                 device = open_device_as(
                     IdCardReader, url, stats_dir=self.stats_dir, name=f"{kind}.main", clock=self.clock
@@ -183,6 +198,16 @@ class DeviceService:
             if not reader.wait_for_card(self.card_timeout):
                 raise UserActionRequired("no card placed in time", prompt="place_card")
             return reader.read_card()
+        finally:
+            self._current = None
+
+    def _capture_document(self, require_quality: bool) -> CaptureResult:
+        camera = self._device("document_camera")
+        if not isinstance(camera, DocumentCamera):
+            raise ConfigurationError("document_camera URL is not a document camera")
+        self._current = camera
+        try:
+            return camera.capture_still(require_quality=require_quality)
         finally:
             self._current = None
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -50,7 +51,9 @@ from signaling.errors import SignalingError
 from signaling.messages import BaseMessage, Candidate, Description
 
 __all__ = [
+    "BLOB_CHUNK",
     "CONTROL_CHANNEL",
+    "BlobNotSent",
     "CallPeer",
     "ControlHandler",
     "MediaSession",
@@ -64,6 +67,11 @@ logger = logging.getLogger(__name__)
 CONTROL_CHANNEL = "control"
 """Label of the data channel for heartbeats and control messages (JSON text)."""
 
+BLOB_CHUNK = 64 * 1024
+"""Binary chunk size on the control channel (under every peer's ``max-message-size``)."""
+BLOB_HIGH_WATER = 1024 * 1024
+"""Stop sending chunks while this much is buffered; resume at half (``bufferedamountlow``)."""
+
 TrackFactory = Callable[[], list[MediaStreamTrack]]
 """Fresh outgoing tracks for one peer connection (a track is never shared by two connections)."""
 
@@ -74,6 +82,10 @@ MediaStateHook = Callable[[str], Awaitable[None]]
 """Told ``"connected"`` when a generation's first heartbeat arrives, ``"reconnecting"`` when it fails."""
 
 Sender = Callable[[BaseMessage], Awaitable[None]]
+
+
+class BlobNotSent(Exception):
+    """The control channel closed (or was never open) before the whole blob went out."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,7 @@ class CallPeer:
         self._on_control = on_control
         self._on_change = on_change or (lambda: None)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._drained = asyncio.Event()
         for track in tracks:
             self.pc.addTrack(track)
         self._prefer_codec(settings.video_codec)
@@ -207,6 +220,37 @@ class CallPeer:
         channel.send(json.dumps(message, separators=(",", ":")))
         return True
 
+    async def send_blob(self, transfer_id: str, data: bytes, **meta: str | int) -> str:
+        """Send ``data`` on the control channel; returns its SHA-256 (hex). Raises :class:`BlobNotSent`.
+
+        Wire: a ``{"type": "blob.start", "transfer_id", "bytes", "sha256", ...meta}`` text message,
+        the bytes as binary messages of at most :data:`BLOB_CHUNK` in order (the channel is
+        ordered and reliable, and one transfer runs at a time), then ``{"type": "blob.end"}``.
+        Back-pressure: waits while more than :data:`BLOB_HIGH_WATER` bytes are buffered.
+        """
+        channel = self.channel
+        digest = hashlib.sha256(data).hexdigest()
+        start = {
+            "type": "blob.start",
+            "transfer_id": transfer_id,
+            "bytes": len(data),
+            "sha256": digest,
+            **meta,
+        }
+        if channel is None or not self.send_control(start):
+            raise BlobNotSent(transfer_id)
+        for offset in range(0, len(data), BLOB_CHUNK):
+            while channel.bufferedAmount > BLOB_HIGH_WATER and channel.readyState == "open":
+                self._drained.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._drained.wait(), 1.0)
+            if channel.readyState != "open":
+                raise BlobNotSent(transfer_id)
+            channel.send(data[offset : offset + BLOB_CHUNK])
+        if not self.send_control({"type": "blob.end", "transfer_id": transfer_id}):
+            raise BlobNotSent(transfer_id)
+        return digest
+
     async def close(self) -> None:
         """Close the connection, stop our tracks and drains. Idempotent."""
         if self.closed:
@@ -247,6 +291,8 @@ class CallPeer:
         if channel.label != CONTROL_CHANNEL:
             return
         self.channel = channel
+        channel.bufferedAmountLowThreshold = BLOB_HIGH_WATER // 2
+        channel.on("bufferedamountlow", self._drained.set)
         channel.on("message", self._on_message)
         if channel.readyState == "open":
             self._spawn(self._heartbeat(), f"heartbeat-g{self.generation}")
@@ -324,6 +370,12 @@ class MediaSession:
     def send_control(self, message: dict[str, Any]) -> bool:
         """Send a control message on the current connection's data channel."""
         return self.peer is not None and self.peer.send_control(message)
+
+    async def send_blob(self, transfer_id: str, data: bytes, **meta: str | int) -> str:
+        """Send a blob on the current connection (see :meth:`CallPeer.send_blob`); its SHA-256."""
+        if self.peer is None:
+            raise BlobNotSent(transfer_id)
+        return await self.peer.send_blob(transfer_id, data, **meta)
 
     async def handle(self, message: BaseMessage) -> None:
         """Apply a ``description`` or ``candidate`` of this call from the agent."""

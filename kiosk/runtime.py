@@ -26,9 +26,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiortc import RTCIceServer
+from pydantic import JsonValue
 
 from kiosk.devices import DeviceService
-from kiosk.peer import MediaSession, PeerSettings, TrackFactory
+from kiosk.peer import BlobNotSent, MediaSession, PeerSettings, TrackFactory
 from signaling.client import SignalingClient
 from signaling.errors import SignalingError
 from signaling.messages import (
@@ -42,6 +43,7 @@ from signaling.messages import (
     CallStateName,
     Candidate,
     Description,
+    HwOutcome,
     HwProgress,
     HwRequest,
     HwResult,
@@ -202,14 +204,30 @@ class KioskRuntime:
             )
 
         result = await self.devices.handle(request, progress)
-        logger.info("hw %s %s: %s", request.request_id, request.action, result.outcome)
+        data, outcome, error = result.data, result.outcome, result.error
+        if result.blobs:
+            transfers: list[JsonValue] = []
+            try:
+                for name, blob in result.blobs:
+                    transfer_id = f"{request.request_id}.{name}"
+                    await progress(f"sending_{name}")
+                    if self.call is None:
+                        raise BlobNotSent(transfer_id)
+                    digest = await self.call.send_blob(transfer_id, blob, name=name, mime="image/jpeg")
+                    transfers.append(
+                        {"name": name, "transfer_id": transfer_id, "bytes": len(blob), "sha256": digest}
+                    )
+                data = {**(data or {}), "transfers": transfers}
+            except BlobNotSent:
+                data, outcome, error = None, HwOutcome.FAILED, "transfer_interrupted"
+        logger.info("hw %s %s: %s", request.request_id, request.action, outcome)
         await self.signaling.send(
             HwResult(
                 call_id=request.call_id,
                 request_id=request.request_id,
-                outcome=result.outcome,
-                data=result.data,
-                error=result.error,
+                outcome=outcome,
+                data=data,
+                error=error,
             )
         )
 

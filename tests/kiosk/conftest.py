@@ -31,7 +31,13 @@ def kiosk_runtime(relay: Relay, **kwargs: object) -> KioskRuntime:
     client = SignalingClient(
         relay.url, Role.KIOSK, headers={"Authorization": "Bearer kiosk-token"}, client_name="kiosk-test"
     )
-    devices = DeviceService({"idcard": "sim://idcard?card=resident-male"}, consent=auto_grant)
+    devices = DeviceService(
+        {
+            "idcard": "sim://idcard?card=resident-male",
+            "document_camera": "sim://document_camera?width=1600&height=1200",
+        },
+        consent=auto_grant,
+    )
     return KioskRuntime(
         client,
         devices,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 
@@ -200,4 +201,22 @@ async def test_health_is_reported_periodically(relay: Relay) -> None:
         await asyncio.wait_for(done.wait(), 5)
     assert reports[0]["in_call"] is False
     devices = reports[0]["devices"]
-    assert isinstance(devices, dict) and set(devices) == {"idcard"}
+    assert isinstance(devices, dict) and set(devices) == {"idcard", "document_camera"}
+
+
+async def test_capture_document_sends_the_still_over_the_data_channel(call_pair: CallPair) -> None:
+    """hw.request capture_document: metadata in hw.result, the JPEGs arrive intact over the data channel."""
+    _, _, agent = call_pair
+    await _connected_call(call_pair)
+    result = await agent.request_hw(HwAction.CAPTURE_DOCUMENT, {"require_quality": False}, within=15)
+    assert result.outcome is HwOutcome.OK and result.data is not None
+    assert (result.data["width"], result.data["height"]) == (1600, 1200)
+    transfers = [t for t in result.data["transfers"] or [] if isinstance(t, dict)]  # type: ignore[union-attr]
+    assert transfers and transfers[0]["name"] == "still"
+    for transfer in transfers:
+        blob = agent.blobs[str(transfer["transfer_id"])]
+        assert len(blob) == transfer["bytes"] and blob[:2] == b"\xff\xd8"
+        assert hashlib.sha256(blob).hexdigest() == transfer["sha256"]
+    assert len(agent.blobs[f"{result.request_id}.still"]) > 64 * 1024  # more than one chunk
+    stages = [p.stage for p in agent.progress]
+    assert stages[-len(transfers) :] == [f"sending_{t['name']}" for t in transfers]

@@ -67,10 +67,12 @@ async def test_sam_failure_is_device_unavailable_and_logged_without_data(
 
 
 async def test_unsupported_action_and_bad_url() -> None:
-    """Actions not wired yet fail with unsupported_action; a bad device URL is device_unavailable."""
+    """Actions not wired yet fail unsupported_action; a bad or missing device is device_unavailable."""
     service = DeviceService({"idcard": "sim://idcard"}, consent=auto_grant)
-    _, outcome, _, error = await _run(service, _request(HwAction.CAPTURE_DOCUMENT))
+    _, outcome, _, error = await _run(service, _request(HwAction.VERIFY_FINGERPRINT))
     assert (outcome, error) == (HwOutcome.FAILED, "unsupported_action")
+    _, outcome, _, error = await _run(service, _request(HwAction.CAPTURE_DOCUMENT))
+    assert (outcome, error) == (HwOutcome.FAILED, "device_unavailable")
     broken = DeviceService({"idcard": "nope://x"}, consent=auto_grant)
     _, outcome, _, error = await _run(broken, _request())
     assert (outcome, error) == (HwOutcome.FAILED, "device_unavailable")
@@ -134,3 +136,13 @@ def test_token_store_is_private(tmp_path: Path) -> None:
     assert store.load() == "tok-2"
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
     assert [p.name for p in store.path.parent.iterdir()] == ["device_token"]
+
+
+async def test_blurred_document_asks_the_resident_to_adjust() -> None:
+    """A blurred page fails quality: failed with the camera's prompt, no image handed over."""
+    service = DeviceService(
+        {"document_camera": "sim://document_camera?mode=blurred&width=1600&height=1200"}, consent=auto_grant
+    )
+    stages, outcome, data, error = await _run(service, _request(HwAction.CAPTURE_DOCUMENT))
+    assert stages[-1] == "reading" and outcome is HwOutcome.FAILED and data is None
+    assert error is not None and error.startswith("document_")
