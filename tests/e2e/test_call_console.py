@@ -1,0 +1,172 @@
+"""The agent's call panel in real Chromium (fake camera and microphone) serving a real kiosk runtime
+through a real office process: call next, video both ways, quality indicator, hang up."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kiosk.config import KioskSettings, TokenStore
+from kiosk.devices import DeviceService, auto_grant
+from kiosk.enroll import enroll
+from kiosk.media import SyntheticVideoTrack, ToneAudioTrack
+from kiosk.office_client import OfficeClient
+from kiosk.peer import PeerSettings
+from kiosk.runtime import KioskRuntime
+from office import enrollment
+from office.audit import Actor
+from office.models import Office, Role, Service, Station
+from office.models.calls import Call
+from office.seed_catalog import seed_catalog
+from signaling.client import SignalingClient
+from signaling.messages import Role as SignalingRole
+from tests.conftest import TIMEOUT, TestDatabase
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveOffice, start_office
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+@pytest.fixture
+def office(sqlite_db: TestDatabase, tmp_path: Path) -> Iterator[LiveOffice]:
+    """``doorstep office run`` on SQLite with one station and the seeded catalog."""
+    with Session(sqlite_db.engine) as s, s.begin():
+        o = Office(code="CALL", name="视频帮办测试街道", name_en="Call Office", timezone="Asia/Shanghai")
+        s.add(o)
+        s.flush()
+        station = Station(office_id=o.id, code="S1", name="梅园社区服务站", name_en="Meiyuan Station")
+        s.add(station)
+        s.flush()
+        office_id, station_id = o.id, station.id
+    live = start_office(sqlite_db, tmp_path)
+    live.office_id, live.station_id = office_id, station_id
+    seed_catalog(live.ctx)
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+async def kiosk(office: LiveOffice, tmp_path: Path) -> AsyncIterator[tuple[KioskRuntime, OfficeClient]]:
+    """An enrolled kiosk runtime with synthetic 640×480 video, connected to the office."""
+    code = enrollment.register(
+        office.ctx, station_id=office.station_id, name="k", actor=Actor("system", "e2e")
+    ).code
+    settings = KioskSettings(office_url=office.url, state_dir=tmp_path / "kiosk")
+    await enroll(settings, code)
+    token = TokenStore(settings.state_dir).load()
+    assert token is not None
+    client = OfficeClient(settings.office_url, token)
+    runtime = KioskRuntime(
+        SignalingClient(
+            settings.signaling_url(), SignalingRole.KIOSK, headers={"Authorization": f"Bearer {token}"}
+        ),
+        DeviceService({"idcard": "sim://idcard?card=resident-male"}, consent=auto_grant),
+        lambda: [SyntheticVideoTrack(640, 480, 15), ToneAudioTrack()],
+        peer_settings=PeerSettings(
+            heartbeat_interval=0.5, dead_after=4.0, connect_timeout=8.0, retry_delay=0.3
+        ),
+        report_call=client.report_call,
+        ice_servers=None,  # none configured: host candidates on loopback
+    )
+    async with client, runtime:
+        yield runtime, client
+
+
+async def _until(predicate: Any, within: float, what: str) -> None:
+    """Poll ``predicate`` (state in another process or the browser: nothing to await on)."""
+    try:
+        async with asyncio.timeout(within):
+            while not await predicate():  # noqa: ASYNC110 - polling another process, no event to wait on
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for: {what}") from None
+
+
+async def test_agent_serves_a_kiosk_from_the_browser_call_panel(
+    office: LiveOffice, kiosk: tuple[KioskRuntime, OfficeClient]
+) -> None:
+    """Login → call panel → available → call next: the kiosk's video plays in Chromium, the browser's
+    fake camera reaches the kiosk, the quality indicator shows a level in text, hang-up ends the call."""
+    from playwright.async_api import async_playwright, expect
+
+    runtime, kiosk_client = kiosk
+    password = office.add_user("agent7", Role.AGENT, "Agent-pass-777")
+    with office.ctx.read_db() as s:
+        service_id = s.scalar(select(Service.id).where(Service.code == "GOV-SSC-APPLY"))
+    assert service_id is not None
+    ticket = await kiosk_client.issue_ticket(service_id, idempotency_key=uuid.uuid4().hex)
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(TIMEOUT * 1000)
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            await page.goto(f"{office.url}/console/login.html?next=/console/call.html")
+            await page.fill("#username", "agent7")
+            await page.fill("#password", password)
+            await page.click("#submit")
+            await page.wait_for_url(f"{office.url}/console/call.html")
+            await expect(page.locator("#link")).to_have_text("信令已连接")
+            await page.click("#available")
+            await expect(page.locator("#call-status")).to_have_text("可接听，请叫号")
+            await page.keyboard.press("n")
+            await expect(page.locator("#ticket-number")).to_have_text(ticket["number"])
+
+            async def browser_decoded() -> bool:
+                value = await page.locator("#quality").get_attribute("data-frames-decoded")
+                return int(value or 0) >= 15
+
+            async def kiosk_received() -> bool:
+                call = runtime.call
+                return call is not None and call.frames_received.get("video", 0) >= 15
+
+            await _until(browser_decoded, TIMEOUT * 2, "kiosk video decoded in the browser")
+            await _until(kiosk_received, TIMEOUT * 2, "browser video received by the kiosk")
+            await expect(page.locator("#call-status")).to_have_text("通话中")
+            level = await page.locator("#quality").get_attribute("data-level")
+            assert level in {"good", "fair", "poor"}
+            assert (await page.locator("#quality-text").inner_text()).startswith("网络")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "call-panel-in-call.png"))
+            call_id = runtime.call_id
+            assert call_id is not None
+            with office.ctx.read_db() as s:
+                record = s.get(Call, call_id)
+                assert record is not None
+                assert record.state == "connected"
+                assert record.setup_ms is not None
+
+            await page.keyboard.press("h")
+            await expect(page.locator("#call-status")).to_have_text("通话已结束")
+
+            async def kiosk_hung_up() -> bool:
+                return runtime.call is None
+
+            await _until(kiosk_hung_up, TIMEOUT, "kiosk left the call")
+
+            def ended() -> Call | None:
+                with office.ctx.read_db() as s:
+                    return s.get(Call, call_id)
+
+            async def record_ended() -> bool:
+                rec = ended()
+                return rec is not None and rec.state == "ended"
+
+            await _until(record_ended, TIMEOUT, "call record ended")
+            final = ended()
+            assert final is not None
+            assert final.end_reason == "completed"
+            assert final.duration_ms is not None
+            assert errors == []
+        finally:
+            await context.close()
+            await browser.close()
