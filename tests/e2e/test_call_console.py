@@ -34,9 +34,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
 @pytest.fixture
-def office(sqlite_db: TestDatabase, tmp_path: Path) -> Iterator[LiveOffice]:
+def office_db(sqlite_db: TestDatabase) -> TestDatabase:
+    """The office's database (kept so a test can restart the office process on it)."""
+    return sqlite_db
+
+
+@pytest.fixture
+def office(office_db: TestDatabase, tmp_path: Path) -> Iterator[LiveOffice]:
     """``doorstep office run`` on SQLite with one station and the seeded catalog."""
-    with Session(sqlite_db.engine) as s, s.begin():
+    with Session(office_db.engine) as s, s.begin():
         o = Office(code="CALL", name="视频帮办测试街道", name_en="Call Office", timezone="Asia/Shanghai")
         s.add(o)
         s.flush()
@@ -44,7 +50,7 @@ def office(sqlite_db: TestDatabase, tmp_path: Path) -> Iterator[LiveOffice]:
         s.add(station)
         s.flush()
         office_id, station_id = o.id, station.id
-    live = start_office(sqlite_db, tmp_path)
+    live = start_office(office_db, tmp_path)
     live.office_id, live.station_id = office_id, station_id
     seed_catalog(live.ctx)
     yield live
@@ -88,6 +94,26 @@ async def _until(predicate: Any, within: float, what: str) -> None:
         raise AssertionError(f"timed out waiting for: {what}") from None
 
 
+async def _open_call(page: Any, office: LiveOffice, password: str, ticket_number: str) -> None:
+    """Log in as agent7, open the call panel, become available and call the next ticket."""
+    from playwright.async_api import expect
+
+    await page.goto(f"{office.url}/console/login.html?next=/console/call.html")
+    await page.fill("#username", "agent7")
+    await page.fill("#password", password)
+    await page.click("#submit")
+    await page.wait_for_url(f"{office.url}/console/call.html")
+    await expect(page.locator("#link")).to_have_text("信令已连接")
+    await page.click("#available")
+    await expect(page.locator("#call-status")).to_have_text("可接听，请叫号")
+    await page.keyboard.press("n")
+    await expect(page.locator("#ticket-number")).to_have_text(ticket_number)
+
+
+async def _decoded(page: Any) -> int:
+    return int(await page.locator("#quality").get_attribute("data-frames-decoded") or 0)
+
+
 async def test_agent_serves_a_kiosk_from_the_browser_call_panel(
     office: LiveOffice, kiosk: tuple[KioskRuntime, OfficeClient]
 ) -> None:
@@ -110,20 +136,10 @@ async def test_agent_serves_a_kiosk_from_the_browser_call_panel(
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         try:
-            await page.goto(f"{office.url}/console/login.html?next=/console/call.html")
-            await page.fill("#username", "agent7")
-            await page.fill("#password", password)
-            await page.click("#submit")
-            await page.wait_for_url(f"{office.url}/console/call.html")
-            await expect(page.locator("#link")).to_have_text("信令已连接")
-            await page.click("#available")
-            await expect(page.locator("#call-status")).to_have_text("可接听，请叫号")
-            await page.keyboard.press("n")
-            await expect(page.locator("#ticket-number")).to_have_text(ticket["number"])
+            await _open_call(page, office, password, ticket["number"])
 
             async def browser_decoded() -> bool:
-                value = await page.locator("#quality").get_attribute("data-frames-decoded")
-                return int(value or 0) >= 15
+                return await _decoded(page) >= 15
 
             async def kiosk_received() -> bool:
                 call = runtime.call
@@ -170,3 +186,69 @@ async def test_agent_serves_a_kiosk_from_the_browser_call_panel(
         finally:
             await context.close()
             await browser.close()
+
+
+async def test_office_restart_mid_call_keeps_media_and_signaling_resumes(
+    office: LiveOffice, office_db: TestDatabase, kiosk: tuple[KioskRuntime, OfficeClient], tmp_path: Path
+) -> None:
+    """Media is peer to peer: with the office process gone the video keeps playing; the office comes
+    back on the same port and database, both parties' signaling reconnects within 5 s, the call record
+    is intact, and hanging up through the new process ends the call."""
+    from playwright.async_api import async_playwright, expect
+
+    runtime, kiosk_client = kiosk
+    password = office.add_user("agent7", Role.AGENT, "Agent-pass-777")
+    with office.ctx.read_db() as s:
+        service_id = s.scalar(select(Service.id).where(Service.code == "GOV-SSC-APPLY"))
+    assert service_id is not None
+    ticket = await kiosk_client.issue_ticket(service_id, idempotency_key=uuid.uuid4().hex)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = await browser.new_context(locale="zh-CN")
+        context.set_default_timeout(TIMEOUT * 1000)
+        page = await context.new_page()
+        restarted: LiveOffice | None = None
+        try:
+            await _open_call(page, office, password, ticket["number"])
+            await expect(page.locator("#call-status")).to_have_text("通话中")
+            call_id = runtime.call_id
+            assert call_id is not None
+
+            office.stop()
+            await expect(page.locator("#link")).to_have_text("信令未连接")
+            before = await _decoded(page)
+
+            async def still_flowing() -> bool:
+                return await _decoded(page) >= before + 15
+
+            await _until(still_flowing, TIMEOUT, "video frames while the office is down")
+
+            restarted = start_office(office_db, tmp_path, port=office.port)
+            await expect(page.locator("#link")).to_have_text("信令已连接", timeout=5000)
+
+            async def kiosk_back() -> bool:
+                return runtime.signaling.connected
+
+            await _until(kiosk_back, 5, "kiosk signaling back")
+            with restarted.ctx.read_db() as s:
+                record = s.get(Call, call_id)
+                assert record is not None
+                assert record.state == "connected"
+            await page.keyboard.press("h")
+
+            async def ended() -> bool:
+                with restarted.ctx.read_db() as s:
+                    rec = s.get(Call, call_id)
+                    return rec is not None and rec.state == "ended"
+
+            await _until(ended, TIMEOUT, "call ended through the restarted office")
+
+            async def kiosk_hung_up() -> bool:
+                return runtime.call is None
+
+            await _until(kiosk_hung_up, TIMEOUT, "kiosk left the call")
+        finally:
+            await context.close()
+            await browser.close()
+            if restarted is not None:
+                restarted.stop()
