@@ -43,6 +43,7 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
+from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
@@ -409,30 +410,47 @@ class MediaSession:
             if peer is None or message.generation != peer.generation or peer.pc.remoteDescription is not None:
                 logger.info("call %s: answer for generation %s dropped", self.call_id, message.generation)
                 return
-            await peer.accept_answer(message.sdp)
+            try:
+                await peer.accept_answer(message.sdp)
+            except (ValueError, InvalidStateError) as err:  # the attempt times out and is replaced
+                logger.warning(
+                    "call %s: answer for generation %s unusable (%s)", self.call_id, peer.generation, err
+                )
             return
         if message.generation <= self.generation:
             logger.info("call %s: offer for old generation %s ignored", self.call_id, message.generation)
             return
-        # the agent renegotiates: answer with a new connection at its generation
+        # the agent renegotiates: answer with a new connection at its generation, but keep the
+        # current one unless the offer is usable
+        candidate = self._make_peer(message.generation)
+        try:
+            sdp = await candidate.answer(message.sdp)
+        except (ValueError, InvalidStateError) as err:
+            logger.warning(
+                "call %s: offer for generation %s unusable (%s)", self.call_id, message.generation, err
+            )
+            await candidate.close()
+            return
         await self._retire()
         self.generation = message.generation
-        peer = self._new_peer()
-        sdp = await peer.answer(message.sdp)
+        self.peer = peer = candidate
         await self._send(
             Description(call_id=self.call_id, generation=peer.generation, sdp_type="answer", sdp=sdp)
         )
         self._wake.set()
 
-    def _new_peer(self) -> CallPeer:
+    def _make_peer(self, generation: int) -> CallPeer:
         self.attempts += 1
-        self.peer = CallPeer(
-            self.generation,
+        return CallPeer(
+            generation,
             self._make_tracks(),
             self.settings,
             on_control=self._on_control,
             on_change=self._wake.set,
         )
+
+    def _new_peer(self) -> CallPeer:
+        self.peer = self._make_peer(self.generation)
         return self.peer
 
     async def _retire(self) -> None:
@@ -469,7 +487,21 @@ class MediaSession:
                 )
 
     async def _supervise(self) -> None:
-        await self._offer()
+        while not self._closed:
+            try:
+                await self._supervise_once()
+            except (ValueError, InvalidStateError, OSError) as err:  # aiortc/aioice trouble: retry afresh
+                logger.error(
+                    "call %s: media supervision error (%s); new attempt", self.call_id, type(err).__name__
+                )
+                await asyncio.sleep(self.settings.retry_delay)
+                with contextlib.suppress(ValueError, InvalidStateError, OSError):
+                    async with self._lock:
+                        await self._retire()
+
+    async def _supervise_once(self) -> None:
+        if self.peer is None:
+            await self._offer()
         while not self._closed:
             self._wake.clear()
             peer = self.peer

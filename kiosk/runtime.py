@@ -133,6 +133,8 @@ class KioskRuntime:
                 await self._handle(message)
             except SignalingError as err:
                 logger.warning("kiosk: could not answer %s (%s)", message.type, type(err).__name__)
+            except Exception:  # the one boundary: a bad frame must not stop the kiosk (no payload logged)
+                logger.exception("kiosk: handling %s failed", message.type)
 
     async def _handle(self, message: BaseMessage) -> None:
         if isinstance(message, CallInvite):

@@ -14,7 +14,7 @@ from agent_console.headless import HeadlessAgent
 from hardware.idcard.fixtures import CARD_FIXTURES
 from hardware.redact import mask_id_number
 from kiosk.runtime import KioskRuntime
-from signaling.messages import CallStateName, HwAction, HwOutcome, Role
+from signaling.messages import CallStateName, Description, HwAction, HwOutcome, Role
 from signaling.relay import Party
 from tests.kiosk.conftest import headless_agent, kiosk_runtime
 from tests.kiosk.relay import Relay
@@ -220,3 +220,22 @@ async def test_capture_document_sends_the_still_over_the_data_channel(call_pair:
     assert len(agent.blobs[f"{result.request_id}.still"]) > 64 * 1024  # more than one chunk
     stages = [p.stage for p in agent.progress]
     assert stages[-len(transfers) :] == [f"sending_{t['name']}" for t in transfers]
+
+
+async def test_unusable_offer_from_the_agent_keeps_the_working_connection(call_pair: CallPair) -> None:
+    """A garbled renegotiation offer is refused locally: the current connection and media carry on."""
+    _, kiosk, agent = call_pair
+    await _connected_call(call_pair)
+    assert kiosk.call is not None
+    peer = kiosk.call.peer
+    await agent.signaling.send(
+        Description(call_id="call-1", generation=7, sdp_type="offer", sdp="v=0\r\nnonsense\r\n")
+    )
+    received = kiosk.call.frames_received.get("video", 0)
+    await agent.wait_for(
+        lambda: kiosk.call is not None and kiosk.call.frames_received.get("video", 0) >= received + 10,
+        within=5,
+    )
+    assert kiosk.call.peer is peer and kiosk.call.generation == 0
+    result = await agent.request_hw(HwAction.READ_ID_CARD, within=10)  # the kiosk's loop is alive
+    assert result.outcome is HwOutcome.OK
