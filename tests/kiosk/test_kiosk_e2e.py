@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,7 +29,7 @@ from office.seed_catalog import seed_catalog
 from signaling.client import SignalingClient
 from signaling.messages import HwAction, HwOutcome
 from signaling.messages import Role as SignalingRole
-from tests.conftest import TestDatabase
+from tests.conftest import TIMEOUT, TestDatabase
 from tests.e2e.conftest import LiveOffice, start_office
 from tests.kiosk.conftest import FAST
 
@@ -115,3 +120,44 @@ async def test_a_whole_service_call_through_the_office(
         record = (await agent.http.get(f"/api/calls/{call_id}")).json()
         assert record["state"] == "ended" and record["end_reason"] == "completed"
     assert "310101198001010018" not in office.logs()
+
+
+def test_doorstep_kiosk_enroll_then_run_comes_online(office: LiveOffice, tmp_path: Path) -> None:
+    """`doorstep kiosk enroll CODE` then `doorstep kiosk run` as processes: the kiosk shows online; Ctrl-C stops it."""
+    code = enrollment.register(
+        office.ctx, station_id=office.station_id, name="k", actor=Actor("system", "e2e")
+    ).code
+    env = {
+        **os.environ,
+        "KIOSK_OFFICE_URL": office.url,
+        "KIOSK_STATE_DIR": str(tmp_path / "kiosk"),
+        "KIOSK_VIDEO_WIDTH": "320",
+        "KIOSK_VIDEO_HEIGHT": "240",
+    }
+    cli = [sys.executable, "-m", "doorstep.cli", "kiosk"]
+    enrolled = subprocess.run(
+        [*cli, "enroll", code], env=env, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert "enrolled: kiosk" in enrolled.stdout
+    token = TokenStore(tmp_path / "kiosk").load()
+    assert token is not None and token not in enrolled.stdout + enrolled.stderr
+    office.add_user("tech1", Role.ADMIN)
+    admin = office.login("tech1")
+    log_path = tmp_path / "kiosk.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([*cli, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + TIMEOUT * 2
+        online: list[int] = []
+        while time.monotonic() < deadline and not online and proc.poll() is None:
+            online = admin.get("/api/calls/kiosks-online").json()["kiosk_ids"]
+            time.sleep(0.1)
+        assert online, log_path.read_text(errors="replace")[-2000:]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        returncode = proc.wait(timeout=TIMEOUT)
+        admin.close()
+    logs = log_path.read_text(errors="replace")
+    assert returncode == 0, logs[-2000:]
+    assert token not in logs and code not in logs
