@@ -151,7 +151,22 @@ def start_call(ctx: OfficeContext, user: AuthUser, ticket_id: int) -> tuple[Call
         number, state = ticket.display_number, ticket.state
     actor = Actor("user", user.id)
     if state == TicketState.OFFERED:
-        agent_step(ctx, ticket_id, "ring", Caller(actor=actor, user_id=user.id, office_id=ticket.office_id))
+        try:
+            agent_step(
+                ctx, ticket_id, "ring", Caller(actor=actor, user_id=user.id, office_id=ticket.office_id)
+            )
+        except ApiError:
+            # A concurrent start (double click, second tab) rang it first: the insert below decides.
+            with ctx.read_db() as s:
+                now_ringing = s.scalar(
+                    select(Ticket.id).where(
+                        Ticket.id == ticket_id,
+                        Ticket.state == TicketState.RINGING,
+                        Ticket.agent_id == user.id,
+                    )
+                )
+            if now_ringing is None:
+                raise
     now = ctx.clock.now()
     call = Call(
         id=f"call-{uuid.uuid4().hex}",

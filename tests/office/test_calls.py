@@ -6,9 +6,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from starlette.testclient import WebSocketTestSession
 
@@ -265,3 +268,23 @@ def test_kiosks_online_follows_presence(rig: CallRig) -> None:
     with rig.kiosk_socket():
         assert rig.agent.get("/api/calls/kiosks-online").json() == {"kiosk_ids": [rig.kiosk_id]}
     assert rig.agent.get("/api/calls/kiosks-online").json() == {"kiosk_ids": []}
+
+
+def test_concurrent_starts_make_one_call(any_rig: CallRig) -> None:
+    """Two simultaneous starts for one ticket (double click, two tabs): exactly one call is created."""
+    rig = any_rig
+    ticket_id = rig.offered_ticket()
+    tabs = [rig.qh.staff(Role.AGENT, rig.agent_id) for _ in range(2)]
+    barrier = threading.Barrier(len(tabs))
+
+    def start(client: TestClient) -> tuple[int, str]:
+        barrier.wait()
+        r = client.post("/api/calls", json={"ticket_id": ticket_id})
+        return r.status_code, r.json().get("id") or r.json()["error"]["code"]
+
+    with ThreadPoolExecutor(max_workers=len(tabs)) as pool:
+        results = sorted(pool.map(start, tabs))
+    assert [status for status, _ in results] == [201, 409]
+    assert results[1][1] == "call_exists"
+    assert [c["id"] for c in rig.agent.get("/api/calls").json()] == [results[0][1]]
+    assert rig.ticket(ticket_id).state == "ringing"
