@@ -11,6 +11,9 @@ websockets server, in-process bus) on loopback. Figures (JSON lines):
 - ``latency``: latency from the in-frame stamps (capture stamp → decoded frame), p50/p95, between
   two kiosk ``CallPeer`` objects; plus the frame rates the agent and the kiosk receive in the call.
   Baseline: the same stamped track between bare aiortc peers.
+- ``hw_requests``: ``read_id_card`` and ``capture_document`` (3264×2448 still + straightened page
+  over the data channel) from ``hw.request`` to ``hw.result`` with the images received, p50.
+  Baseline: the same device work through ``DeviceService.handle`` without signaling or transfer.
 - ``blackout``: every ICE datagram dropped for ``BLACKOUT_S`` (10 s) mid-call; time from the end
   of the blackout until video frames flow again both ways (target ≤ 5 s), and how many peer
   connections were negotiated. Baseline: bare aiortc peers left alone (no renegotiation) through
@@ -40,7 +43,7 @@ from kiosk.runtime import KioskRuntime
 from signaling.bus import InProcessBus
 from signaling.client import SignalingClient
 from signaling.hub import CallInfo, SignalingHub
-from signaling.messages import CallInvite, CallState, CallStateName, Role
+from signaling.messages import CallInvite, CallState, CallStateName, HwAction, HwOutcome, HwRequest, Role
 from signaling.presence import InMemoryPresence
 from signaling.relay import CallParties, Party
 
@@ -48,6 +51,8 @@ RUNS = 5
 BLACKOUT_S = 10.0
 LATENCY_S = 5.0
 WIDTH, HEIGHT, FPS = 640, 480, 30
+DEVICES = {"idcard": "sim://idcard", "document_camera": "sim://document_camera"}
+HW_RUNS = 5
 KIOSK, AGENT = Party(Role.KIOSK, "k1"), Party(Role.AGENT, "a1")
 TOKENS = {"Bearer k": KIOSK, "Bearer a": AGENT}
 
@@ -166,6 +171,51 @@ async def peer_latency() -> list[float]:
         await b.close()
 
 
+def _actions(run: int) -> tuple[HwAction, ...]:
+    # a card is read once: a real reader (and the simulator) finds it again only after it left the field
+    return (HwAction.READ_ID_CARD, HwAction.CAPTURE_DOCUMENT) if run == 0 else (HwAction.CAPTURE_DOCUMENT,)
+
+
+async def hw_round_trips(agent: HeadlessAgent) -> dict[str, list[float]]:
+    """hw.request → hw.result (and, for documents, the images over the data channel), in ms."""
+    times: dict[str, list[float]] = {"read_id_card": [], "capture_document": [], "document_bytes": []}
+    for run in range(HW_RUNS):
+        for action in _actions(run):
+            start = time.monotonic()
+            result = await agent.request_hw(action, {"require_quality": False}, within=30)
+            times[action.value].append((time.monotonic() - start) * 1000)
+            assert result.outcome is HwOutcome.OK, result.error
+            if action is HwAction.CAPTURE_DOCUMENT and result.data is not None:
+                transfers = result.data.get("transfers") or []
+                assert isinstance(transfers, list)
+                sizes = [t["bytes"] for t in transfers if isinstance(t, dict)]
+                times["document_bytes"].append(float(sum(n for n in sizes if isinstance(n, int))))
+    return times
+
+
+async def hw_baseline() -> dict[str, list[float]]:
+    """The same device work without signaling or data channel (DeviceService.handle directly)."""
+    service = DeviceService(DEVICES, consent=auto_grant)
+
+    async def progress(stage: str) -> None:
+        return None
+
+    times: dict[str, list[float]] = {"read_id_card": [], "capture_document": []}
+    try:
+        for run in range(HW_RUNS):
+            for action in _actions(run):
+                request = HwRequest(
+                    call_id="c", request_id="r", action=action, params={"require_quality": False}
+                )
+                start = time.monotonic()
+                result = await service.handle(request, progress)
+                times[action.value].append((time.monotonic() - start) * 1000)
+                assert result.outcome is HwOutcome.OK
+    finally:
+        await service.close()
+    return times
+
+
 # --- doorstep: runtime + headless agent over signaling ----------------------------------------
 
 
@@ -188,7 +238,7 @@ async def doorstep() -> dict[str, Any]:
     url = f"ws://127.0.0.1:{port}"
     kiosk = KioskRuntime(
         SignalingClient(url, Role.KIOSK, headers={"Authorization": "Bearer k"}),
-        DeviceService({"idcard": "sim://idcard"}, consent=auto_grant),
+        DeviceService(DEVICES, consent=auto_grant),
         lambda: [SyntheticVideoTrack(WIDTH, HEIGHT, FPS, stamped=True), ToneAudioTrack()],
         peer_settings=PeerSettings(read_stamps=True),
     )
@@ -227,6 +277,7 @@ async def doorstep() -> dict[str, Any]:
         await asyncio.sleep(LATENCY_S)
         out["fps_at_agent"] = (agent.frames_received.get("video", 0) - a0) / LATENCY_S
         out["fps_at_kiosk"] = (kiosk.call.frames_received.get("video", 0) - k0) / LATENCY_S
+        out["hw"] = await hw_round_trips(agent)
         generations = kiosk.call.generation
         k1, a1 = kiosk.call.frames_received.get("video", 0), agent.frames_received.get("video", 0)
         _Blackout.on = True
@@ -258,6 +309,7 @@ async def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     base = await baseline()
     latencies = await peer_latency()
+    hw_base = await hw_baseline()
     ours = await doorstep()
     emit(
         bench="call_setup",
@@ -280,6 +332,18 @@ async def main() -> None:
         samples=len(base["latencies"]),
         fps_at_agent=round(ours["fps_at_agent"], 1),
         fps_at_kiosk=round(ours["fps_at_kiosk"], 1),
+    )
+    hw = ours["hw"]
+    emit(
+        bench="call_hw_requests",
+        unit="ms",
+        runs=HW_RUNS,
+        read_id_card=round(hw["read_id_card"][0], 1),
+        read_id_card_device_only=round(hw_base["read_id_card"][0], 1),
+        capture_document_p50=round(statistics.median(hw["capture_document"]), 1),
+        capture_document_device_only_p50=round(statistics.median(hw_base["capture_document"]), 1),
+        document_bytes=int(statistics.median(hw["document_bytes"])),
+        document_camera="3264x2448 sim",
     )
     emit(
         bench="call_blackout",
