@@ -7,9 +7,12 @@ through a :data:`ConsentHook`. The resident UI implements that hook (it shows th
 until it is plugged in, :func:`auto_grant` grants consent and logs that it did, and
 :func:`auto_refuse` refuses — chosen explicitly by ``KIOSK_CONSENT``.
 
-Actions: ``read_id_card`` (the card's fields in ``data``) and ``capture_document`` (the still's
+Actions: ``read_id_card`` (the card's fields in ``data``), ``capture_document`` (the still's
 metadata in ``data``; the full-resolution JPEG and the straightened page as ``blobs`` that the
-runtime sends over the call's data channel). Others answer ``failed`` ``unsupported_action``.
+runtime sends over the call's data channel) and ``verify_fingerprint`` (1:1 against the kiosk's
+template ``slot`` when given, else a 1:N search of its library; only ``matched``/``score``/``slot``
+leave the kiosk — images and templates never do). The live document view actions answer
+``failed`` ``unsupported_action``.
 
 Driver errors are translated at this one boundary (``UserActionRequired`` → ``failed`` with the
 prompt as ``error``; ``DeviceFault`` → ``failed`` with the error's class name). The card's data
@@ -31,6 +34,7 @@ from hardware.camera import CaptureResult, DocumentCamera
 from hardware.clock import Clock
 from hardware.device import Device
 from hardware.errors import Cancelled, ConfigurationError, DeviceFault, HardwareError, UserActionRequired
+from hardware.fingerprint import FingerprintScanner
 from hardware.health import HealthLevel
 from hardware.idcard import IdCardData, IdCardReader
 from signaling.messages import HwAction, HwOutcome, HwRequest
@@ -66,6 +70,9 @@ async def auto_refuse(request: HwRequest) -> bool:
     """Consent that is always refused (a kiosk that must never read devices unattended)."""
     logger.info("consent for %s refused automatically (KIOSK_CONSENT=refuse)", request.action)
     return False
+
+
+_SUPPORTED = frozenset({HwAction.READ_ID_CARD, HwAction.CAPTURE_DOCUMENT, HwAction.VERIFY_FINGERPRINT})
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,7 @@ class DeviceService:
             if not await self.consent(request):
                 return HwOutcomeData(HwOutcome.CONSENT_REFUSED)
             await progress("consent_given")
-            if request.action not in (HwAction.READ_ID_CARD, HwAction.CAPTURE_DOCUMENT):
+            if request.action not in _SUPPORTED:
                 return HwOutcomeData(HwOutcome.FAILED, error="unsupported_action")
             await progress("reading")
             try:
@@ -135,6 +142,13 @@ class DeviceService:
                     card = await asyncio.to_thread(self._read_card)
                     logger.info("read_id_card ok: %s", card.masked()["id_number"])
                     return HwOutcomeData(HwOutcome.OK, data=card_payload(card))
+                if request.action is HwAction.VERIFY_FINGERPRINT:
+                    slot = request.params.get("slot")
+                    if slot is not None and (not isinstance(slot, int) or isinstance(slot, bool) or slot < 0):
+                        return HwOutcomeData(HwOutcome.FAILED, error="invalid_params")
+                    match = await asyncio.to_thread(self._verify_finger, slot)
+                    logger.info("verify_fingerprint: matched=%s", match["matched"])
+                    return HwOutcomeData(HwOutcome.OK, data=match)
                 require = request.params.get("require_quality", True) is not False
                 still = await asyncio.to_thread(self._capture_document, require)
             except Cancelled:
@@ -198,6 +212,20 @@ class DeviceService:
             if not reader.wait_for_card(self.card_timeout):
                 raise UserActionRequired("no card placed in time", prompt="place_card")
             return reader.read_card()
+        finally:
+            self._current = None
+
+    def _verify_finger(self, slot: int | None) -> dict[str, Any]:
+        scanner = self._device("fingerprint")
+        if not isinstance(scanner, FingerprintScanner):
+            raise ConfigurationError("fingerprint URL is not a fingerprint scanner")
+        self._current = scanner
+        try:
+            if slot is not None:
+                result = scanner.verify(slot)
+                return {"mode": "verify", "matched": result.matched, "score": result.score, "slot": slot}
+            found = scanner.search()
+            return {"mode": "search", "matched": found.found, "score": found.score, "slot": found.slot}
         finally:
             self._current = None
 

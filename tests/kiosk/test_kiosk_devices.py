@@ -17,8 +17,10 @@ from signaling.messages import HwAction, HwOutcome, HwRequest
 ID_NUMBER = "310101198001010018"
 
 
-def _request(action: HwAction = HwAction.READ_ID_CARD) -> HwRequest:
-    return HwRequest(call_id="c1", request_id="r1", action=action)
+def _request(
+    action: HwAction = HwAction.READ_ID_CARD, params: dict[str, str | int | float | bool] | None = None
+) -> HwRequest:
+    return HwRequest(call_id="c1", request_id="r1", action=action, params=params or {})
 
 
 async def _run(
@@ -69,7 +71,7 @@ async def test_sam_failure_is_device_unavailable_and_logged_without_data(
 async def test_unsupported_action_and_bad_url() -> None:
     """Actions not wired yet fail unsupported_action; a bad or missing device is device_unavailable."""
     service = DeviceService({"idcard": "sim://idcard"}, consent=auto_grant)
-    _, outcome, _, error = await _run(service, _request(HwAction.VERIFY_FINGERPRINT))
+    _, outcome, _, error = await _run(service, _request(HwAction.DOCUMENT_LIVE_START))
     assert (outcome, error) == (HwOutcome.FAILED, "unsupported_action")
     _, outcome, _, error = await _run(service, _request(HwAction.CAPTURE_DOCUMENT))
     assert (outcome, error) == (HwOutcome.FAILED, "device_unavailable")
@@ -146,3 +148,31 @@ async def test_blurred_document_asks_the_resident_to_adjust() -> None:
     stages, outcome, data, error = await _run(service, _request(HwAction.CAPTURE_DOCUMENT))
     assert stages[-1] == "reading" and outcome is HwOutcome.FAILED and data is None
     assert error is not None and error.startswith("document_")
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "expected"),
+    [
+        ("sim://fingerprint?finger=resident-1&enrolled=resident-1@3&latency=0", {"slot": 3}, (True, "verify", 3)),
+        ("sim://fingerprint?finger=resident-2&enrolled=resident-1@3&latency=0", {"slot": 3}, (False, "verify", 3)),
+        ("sim://fingerprint?finger=resident-1&enrolled=resident-1@5&latency=0", {}, (True, "search", 5)),
+        ("sim://fingerprint?finger=resident-2&enrolled=resident-1@5&latency=0", {}, (False, "search", None)),
+    ],
+)
+async def test_verify_fingerprint_one_to_one_and_search(
+    url: str, params: dict[str, str | int | float | bool], expected: tuple[bool, str, int | None]
+) -> None:
+    """verify_fingerprint: 1:1 against a slot or 1:N search; only matched/score/slot leave the kiosk."""
+    service = DeviceService({"fingerprint": url}, consent=auto_grant, clock=FakeClock())
+    _, outcome, data, _ = await _run(service, _request(HwAction.VERIFY_FINGERPRINT, params))
+    assert outcome is HwOutcome.OK and data is not None
+    assert (data["matched"], data["mode"], data["slot"]) == expected
+    assert set(data) == {"mode", "matched", "score", "slot"}
+
+
+async def test_verify_fingerprint_rejects_a_bad_slot() -> None:
+    """A slot that is not a non-negative integer is refused before the scanner is touched."""
+    service = DeviceService({"fingerprint": "sim://fingerprint"}, consent=auto_grant)
+    _, outcome, _, error = await _run(service, _request(HwAction.VERIFY_FINGERPRINT, {"slot": "1"}))
+    assert (outcome, error) == (HwOutcome.FAILED, "invalid_params")
+    assert service._devices == {}
