@@ -153,8 +153,16 @@ async def test_blurred_document_asks_the_resident_to_adjust() -> None:
 @pytest.mark.parametrize(
     ("url", "params", "expected"),
     [
-        ("sim://fingerprint?finger=resident-1&enrolled=resident-1@3&latency=0", {"slot": 3}, (True, "verify", 3)),
-        ("sim://fingerprint?finger=resident-2&enrolled=resident-1@3&latency=0", {"slot": 3}, (False, "verify", 3)),
+        (
+            "sim://fingerprint?finger=resident-1&enrolled=resident-1@3&latency=0",
+            {"slot": 3},
+            (True, "verify", 3),
+        ),
+        (
+            "sim://fingerprint?finger=resident-2&enrolled=resident-1@3&latency=0",
+            {"slot": 3},
+            (False, "verify", 3),
+        ),
         ("sim://fingerprint?finger=resident-1&enrolled=resident-1@5&latency=0", {}, (True, "search", 5)),
         ("sim://fingerprint?finger=resident-2&enrolled=resident-1@5&latency=0", {}, (False, "search", None)),
     ],
