@@ -14,6 +14,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.frame import Frame
 from av.packet import Packet
 
+from hardware import open_device
+from hardware.camera import FaceCamera
 from kiosk.media import (
     CameraVideoTrack,
     FrameCounter,
@@ -186,3 +188,23 @@ async def test_microphone_track_reads_through_pyav_and_releases_the_device(tmp_p
     assert not [t for t in threading.enumerate() if t.name == "media-player"]
     with pytest.raises(ValueError):
         open_microphone("nonsense")
+
+
+async def test_camera_track_over_the_simulated_face_camera() -> None:
+    """The capture thread reads the hardware layer's face camera (simulator backend) into video frames."""
+    device = open_device("face_camera", "sim://face_camera?width=640&height=480")
+    assert isinstance(device, FaceCamera)
+    device.open()
+    device.claim()
+    device.enable()
+    camera = LatestFrameCamera(device.read_frame)
+    camera.start()
+    track = CameraVideoTrack(camera, fps=15)
+    try:
+        frames = [await track.recv() for _ in range(3)]
+    finally:
+        track.stop()
+        camera.stop()
+        device.close()
+    assert [(f.width, f.height) for f in frames] == [(640, 480)] * 3
+    assert camera.frames_captured >= 1 and camera.failures == 0
