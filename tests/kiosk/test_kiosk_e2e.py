@@ -123,7 +123,7 @@ async def test_a_whole_service_call_through_the_office(
 
 
 def test_doorstep_kiosk_enroll_then_run_comes_online(office: LiveOffice, tmp_path: Path) -> None:
-    """`doorstep kiosk enroll CODE` then `doorstep kiosk run` as processes: the kiosk shows online; Ctrl-C stops it."""
+    """`doorstep kiosk enroll CODE`, then `run` comes online and Ctrl-C stops it; a bad token exits 1."""
     code = enrollment.register(
         office.ctx, station_id=office.station_id, name="k", actor=Actor("system", "e2e")
     ).code
@@ -161,3 +161,7 @@ def test_doorstep_kiosk_enroll_then_run_comes_online(office: LiveOffice, tmp_pat
     logs = log_path.read_text(errors="replace")
     assert returncode == 0, logs[-2000:]
     assert token not in logs and code not in logs
+    TokenStore(tmp_path / "kiosk").save("revoked-or-forged-token")
+    refused = subprocess.run([*cli, "run"], env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert refused.returncode == 1 and "enroll again" in refused.stderr
+    assert "revoked-or-forged-token" not in refused.stdout + refused.stderr
