@@ -19,8 +19,8 @@ previous attempt never came up), until the call ends. During an outage this retr
 ``connect_timeout + retry_delay`` seconds, so media returns within about that long after the
 network does (aiortc's own ICE checks back off far longer, and it has no ICE restart).
 
-:class:`CallPeer` is one connection (tracks, data channel, counters); :class:`MediaSession` is the
-call (generations, supervision, signaling glue).
+:class:`CallPeer` (here) is one connection (tracks, data channel, counters);
+:class:`kiosk.media_session.MediaSession` is the call (generations, supervision, signaling glue).
 """
 
 from __future__ import annotations
@@ -43,13 +43,11 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
-from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
 from kiosk.media import FrameCounter, drain
-from signaling.errors import SignalingError
-from signaling.messages import BaseMessage, Candidate, Description
+from signaling.messages import Candidate
 
 __all__ = [
     "BLOB_CHUNK",
@@ -57,8 +55,6 @@ __all__ = [
     "BlobNotSent",
     "CallPeer",
     "ControlHandler",
-    "MediaSession",
-    "MediaStateHook",
     "PeerSettings",
     "TrackFactory",
 ]
@@ -78,11 +74,6 @@ TrackFactory = Callable[[], list[MediaStreamTrack]]
 
 ControlHandler = Callable[[dict[str, Any]], None]
 """Called with each non-heartbeat JSON object received on the control channel."""
-
-MediaStateHook = Callable[[str], Awaitable[None]]
-"""Told ``"connected"`` when a generation's first heartbeat arrives, ``"reconnecting"`` when it fails."""
-
-Sender = Callable[[BaseMessage], Awaitable[None]]
 
 
 class BlobNotSent(Exception):
@@ -322,206 +313,3 @@ class CallPeer:
         while not self.closed and self.send_control({"type": "heartbeat", "n": n}):
             n += 1
             await asyncio.sleep(self.settings.heartbeat_interval)
-
-
-class MediaSession:
-    """The media of one call on the kiosk: offers, supervises and renegotiates peer connections."""
-
-    def __init__(
-        self,
-        call_id: str,
-        send: Sender,
-        make_tracks: TrackFactory,
-        settings: PeerSettings | None = None,
-        *,
-        on_control: ControlHandler | None = None,
-        on_state: MediaStateHook | None = None,
-    ) -> None:
-        self.call_id = call_id
-        self._on_state = on_state
-        self.media_state: str | None = None
-        self.settings = settings or PeerSettings()
-        self._send = send
-        self._make_tracks = make_tracks
-        self._on_control = on_control
-        self.peer: CallPeer | None = None
-        self.generation = -1
-        self.attempts = 0
-        self.renegotiations = 0
-        self.frames_received_before: dict[str, int] = {}
-        self._wake = asyncio.Event()
-        self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
-
-    def start(self) -> None:
-        """Offer generation 0 and supervise the call's media in the background (idempotent)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._supervise(), name=f"media-{self.call_id}")
-
-    @property
-    def frames_received(self) -> dict[str, int]:
-        """Frames received per kind over all generations of the call."""
-        totals = dict(self.frames_received_before)
-        if self.peer is not None:
-            for kind, n in self.peer.frames_received.items():
-                totals[kind] = totals.get(kind, 0) + n
-        return totals
-
-    def send_control(self, message: dict[str, Any]) -> bool:
-        """Send a control message on the current connection's data channel."""
-        return self.peer is not None and self.peer.send_control(message)
-
-    async def send_blob(self, transfer_id: str, data: bytes, **meta: str | int) -> str:
-        """Send a blob on the current connection (see :meth:`CallPeer.send_blob`); its SHA-256."""
-        if self.peer is None:
-            raise BlobNotSent(transfer_id)
-        return await self.peer.send_blob(transfer_id, data, **meta)
-
-    async def handle(self, message: BaseMessage) -> None:
-        """Apply a ``description`` or ``candidate`` of this call from the agent."""
-        if isinstance(message, Description):
-            async with self._lock:
-                await self._on_description(message)
-        elif isinstance(message, Candidate):
-            peer = self.peer
-            if peer is not None and message.generation == peer.generation:
-                try:
-                    await peer.add_candidate(message)
-                except ValueError:
-                    logger.warning("call %s: unusable remote candidate ignored", self.call_id)
-
-    async def close(self) -> None:
-        """Stop supervising and close the current connection. Idempotent."""
-        self._closed = True
-        self._wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        async with self._lock:
-            await self._retire()
-
-    # -- internals ------------------------------------------------------------------------------
-
-    async def _on_description(self, message: Description) -> None:
-        peer = self.peer
-        if message.sdp_type == "answer":
-            if peer is None or message.generation != peer.generation or peer.pc.remoteDescription is not None:
-                logger.info("call %s: answer for generation %s dropped", self.call_id, message.generation)
-                return
-            try:
-                await peer.accept_answer(message.sdp)
-            except (ValueError, InvalidStateError) as err:  # the attempt times out and is replaced
-                logger.warning(
-                    "call %s: answer for generation %s unusable (%s)", self.call_id, peer.generation, err
-                )
-            return
-        if message.generation <= self.generation:
-            logger.info("call %s: offer for old generation %s ignored", self.call_id, message.generation)
-            return
-        # the agent renegotiates: answer with a new connection at its generation, but keep the
-        # current one unless the offer is usable
-        candidate = self._make_peer(message.generation)
-        try:
-            sdp = await candidate.answer(message.sdp)
-        except (ValueError, InvalidStateError) as err:
-            logger.warning(
-                "call %s: offer for generation %s unusable (%s)", self.call_id, message.generation, err
-            )
-            await candidate.close()
-            return
-        await self._retire()
-        self.generation = message.generation
-        self.peer = peer = candidate
-        await self._send(
-            Description(call_id=self.call_id, generation=peer.generation, sdp_type="answer", sdp=sdp)
-        )
-        self._wake.set()
-
-    def _make_peer(self, generation: int) -> CallPeer:
-        self.attempts += 1
-        return CallPeer(
-            generation,
-            self._make_tracks(),
-            self.settings,
-            on_control=self._on_control,
-            on_change=self._wake.set,
-        )
-
-    def _new_peer(self) -> CallPeer:
-        self.peer = self._make_peer(self.generation)
-        return self.peer
-
-    async def _retire(self) -> None:
-        peer, self.peer = self.peer, None
-        if peer is not None:
-            for kind, n in peer.frames_received.items():
-                self.frames_received_before[kind] = self.frames_received_before.get(kind, 0) + n
-            await peer.close()
-
-    async def _offer(self) -> None:
-        async with self._lock:
-            await self._retire()
-            self.generation += 1
-            peer = self._new_peer()
-            sdp = await peer.create_offer()
-            logger.info("call %s: offering generation %s", self.call_id, peer.generation)
-            try:
-                await self._send(
-                    Description(call_id=self.call_id, generation=peer.generation, sdp_type="offer", sdp=sdp)
-                )
-            except SignalingError as err:  # the attempt times out and the next one retries
-                logger.warning("call %s: offer not sent (%s)", self.call_id, type(err).__name__)
-
-    async def _report(self, state: str) -> None:
-        if state == self.media_state:
-            return
-        self.media_state = state
-        if self._on_state is not None:
-            try:
-                await self._on_state(state)
-            except Exception as err:  # reporting is best effort; the media goes on regardless
-                logger.warning(
-                    "call %s: media state %s not reported (%s)", self.call_id, state, type(err).__name__
-                )
-
-    async def _supervise(self) -> None:
-        while not self._closed:
-            try:
-                await self._supervise_once()
-            except (ValueError, InvalidStateError, OSError) as err:  # aiortc/aioice trouble: retry afresh
-                logger.error(
-                    "call %s: media supervision error (%s); new attempt", self.call_id, type(err).__name__
-                )
-                await asyncio.sleep(self.settings.retry_delay)
-                with contextlib.suppress(ValueError, InvalidStateError, OSError):
-                    async with self._lock:
-                        await self._retire()
-
-    async def _supervise_once(self) -> None:
-        if self.peer is None:
-            await self._offer()
-        while not self._closed:
-            self._wake.clear()
-            peer = self.peer
-            now = time.monotonic()
-            if peer is not None and peer.counters.heartbeats > 0 and not peer.failed(now):
-                await self._report("connected")
-            if peer is not None and peer.failed(now):
-                came_up = peer.counters.heartbeats > 0
-                logger.warning(
-                    "call %s: media generation %s %s; renegotiating",
-                    self.call_id,
-                    peer.generation,
-                    "failed" if came_up else "did not come up",
-                )
-                self.renegotiations += 1
-                if came_up:
-                    await self._report("reconnecting")
-                if not came_up:
-                    await asyncio.sleep(self.settings.retry_delay)
-                await self._offer()
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 0.25)

@@ -29,7 +29,8 @@ from aiortc import RTCIceServer
 from pydantic import JsonValue
 
 from kiosk.devices import DeviceService
-from kiosk.peer import BlobNotSent, MediaSession, PeerSettings, TrackFactory
+from kiosk.media_session import MediaSession
+from kiosk.peer import BlobNotSent, PeerSettings, TrackFactory
 from signaling.client import SignalingClient
 from signaling.errors import SignalingError
 from signaling.messages import (
