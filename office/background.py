@@ -1,4 +1,5 @@
-"""Periodic work the office runs while it serves: ring time-outs, lapsed holds, no-shows, reminders.
+"""Periodic work the office runs while it serves: ring time-outs, lost call parties, lapsed holds,
+no-shows, reminders.
 
 Each job is a plain synchronous function over the :class:`~office.context.OfficeContext`, run in a
 worker thread on its own interval. Jobs are idempotent and safe on several office instances at once
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from office.booking.maintenance import run_periodic
 from office.booking.notify import Notifier
+from office.calls.presence import process_call_timeouts
 from office.context import OfficeContext
 from office.queue.calling import process_timeouts
 
@@ -39,6 +41,7 @@ def default_jobs(notifier: Notifier) -> list[Job]:
     """The office's standing jobs; reminders go out through ``notifier``."""
     return [
         Job("queue.ring_timeouts", 2.0, process_timeouts),
+        Job("calls.timeouts", 5.0, process_call_timeouts),
         Job("booking.maintenance", 30.0, lambda c: run_periodic(c, notifier)),
     ]
 
