@@ -177,7 +177,9 @@ class _AnswerPeer:
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        await self.pc.close()
+        # shielded: cancelling a task that awaits aiortc's close would cancel aiortc's own closing
+        # future and make its close task fail with InvalidStateError
+        await asyncio.shield(self.pc.close())
         self.track.stop()
         self.audio.stop()
         for task in list(self._tasks):

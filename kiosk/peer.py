@@ -250,7 +250,9 @@ class CallPeer:
         self.closed = True
         for task in list(self._tasks):
             task.cancel()
-        await self.pc.close()
+        # shielded: cancelling a task that awaits aiortc's close would cancel aiortc's own closing
+        # future and make its close task fail with InvalidStateError
+        await asyncio.shield(self.pc.close())
         for track in self.tracks:
             track.stop()
         for task in list(self._tasks):
