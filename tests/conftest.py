@@ -40,6 +40,9 @@ TIMEOUT = float(os.environ.get("DOORSTEP_TEST_TIMEOUT", "10"))
 
 # --- network policy -------------------------------------------------------------------------------
 
+#: Networks of test hosts that tests created themselves (veth pairs into network namespaces).
+TEST_HOST_NETWORKS: set[ipaddress.IPv4Network] = set()
+
 
 def _loopback_only(event: str, args: tuple[Any, ...]) -> None:
     if event != "socket.connect":
@@ -49,11 +52,14 @@ def _loopback_only(event: str, args: tuple[Any, ...]) -> None:
         return
     host = address[0] if isinstance(address, tuple) else address
     try:
-        ok = ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(host)
+        ok = ip.is_loopback or any(ip in net for net in TEST_HOST_NETWORKS)
     except ValueError:
         ok = host == "localhost"
     if not ok:
-        raise ConnectionRefusedError(f"tests may only connect to loopback, not {host!r}")
+        raise ConnectionRefusedError(
+            f"tests may only connect to loopback or their own test hosts, not {host!r}"
+        )
 
 
 sys.addaudithook(_loopback_only)

@@ -98,9 +98,16 @@ async function onSignal(message) {
 // --- media ---------------------------------------------------------------------------------------
 
 async function localMedia() {
+  // Without a camera (or outside a secure context) the agent still sees and hears the resident:
+  // the answer is then receive-only, and the panel says why.
   if (!state.local) {
-    state.local = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
-    $("self").srcObject = state.local;
+    try {
+      state.local = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
+      $("self").srcObject = state.local;
+    } catch {
+      showError("no_camera");
+      return new MediaStream();
+    }
   }
   return state.local;
 }
@@ -126,9 +133,11 @@ async function answer(offer) {
   if (offer.generation <= state.generation) return; // an older peer connection's offer
   closePeer();
   state.generation = offer.generation;
+  $("quality").dataset.generation = String(offer.generation);
   const pc = new RTCPeerConnection({ iceServers: await iceServers() });
   state.pc = pc;
-  for (const track of (await localMedia()).getTracks()) pc.addTrack(track, state.local);
+  const local = await localMedia();
+  for (const track of local.getTracks()) pc.addTrack(track, local);
   pc.addEventListener("track", (event) => {
     if (event.track.kind === "video") $("remote").srcObject = event.streams[0] || new MediaStream([event.track]);
   });
@@ -287,5 +296,5 @@ try {
 }
 setStatus(state.statusKey);
 renderQuality();
-await localMedia().catch(() => showError("no_camera"));
+await localMedia();
 connectSignaling();

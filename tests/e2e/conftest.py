@@ -43,6 +43,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--autoplay-policy=no-user-gesture-required",
+    # Real host candidates, not mDNS names: a kiosk in another network namespace (or without
+    # multicast to the agent) cannot resolve those. Deployments with TURN are unaffected.
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 
 
@@ -126,9 +129,12 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
 
 
 def start_office(
-    db: TestDatabase, tmp_path: Path, *, port: int | None = None, **env_extra: str
+    db: TestDatabase, tmp_path: Path, *, port: int | None = None, host: str = "127.0.0.1", **env_extra: str
 ) -> LiveOffice:
-    """Start ``doorstep office run`` on ``db`` (already migrated) and wait until it is ready."""
+    """Start ``doorstep office run`` on ``db`` (already migrated) and wait until it is ready.
+
+    ``host`` is the address it listens on: loopback, or a test host address on a veth the test made.
+    """
     port = port or free_port()
     settings = make_settings(db)
     env = {
@@ -138,8 +144,9 @@ def start_office(
         "OFFICE_SECRET_KEY": settings.secret_key.get_secret_value(),
         "OFFICE_DATA_ENCRYPTION_KEY": settings.data_encryption_key.get_secret_value(),
         "OFFICE_LOOKUP_HASH_KEY": settings.lookup_hash_key.get_secret_value(),
+        "OFFICE_HOST": host,
         "OFFICE_PORT": str(port),
-        "OFFICE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "OFFICE_PUBLIC_URL": f"http://{host}:{port}",
         "OFFICE_LOG_LEVEL": "INFO",
         **env_extra,
     }
@@ -153,7 +160,7 @@ def start_office(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     try:
         wait_ready(url, proc, log_path)
     except BaseException:
