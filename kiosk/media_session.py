@@ -48,6 +48,9 @@ class MediaSession:
         self.call_id = call_id
         self._on_state = on_state
         self.media_state: str | None = None
+        self.reported_state: str | None = None
+        """The last media state the office acknowledged."""
+        self._reporting: asyncio.Task[None] | None = None
         self.settings = settings or PeerSettings()
         self._send = send
         self._make_tracks = make_tracks
@@ -109,6 +112,10 @@ class MediaSession:
                 await self._task
         async with self._lock:
             await self._retire()
+        if self._reporting is not None:
+            self._reporting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reporting
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -183,16 +190,25 @@ class MediaSession:
                 logger.warning("call %s: offer not sent (%s)", self.call_id, type(err).__name__)
 
     async def _report(self, state: str) -> None:
+        """Note the media state and tell the office in the background (never blocks supervision)."""
         if state == self.media_state:
             return
         self.media_state = state
         if self._on_state is not None:
-            try:
-                await self._on_state(state)
-            except Exception as err:  # reporting is best effort; the media goes on regardless
-                logger.warning(
-                    "call %s: media state %s not reported (%s)", self.call_id, state, type(err).__name__
-                )
+            previous, self._reporting = self._reporting, asyncio.create_task(self._send_report(state))
+            if previous is not None:
+                previous.cancel()  # a newer state supersedes it
+
+    async def _send_report(self, state: str) -> None:
+        assert self._on_state is not None
+        try:
+            await self._on_state(state)
+        except Exception as err:  # reporting is best effort; the media goes on regardless
+            logger.warning(
+                "call %s: media state %s not reported (%s)", self.call_id, state, type(err).__name__
+            )
+            return
+        self.reported_state = state
 
     async def _supervise(self) -> None:
         while not self._closed:

@@ -107,7 +107,7 @@ async def test_a_whole_service_call_through_the_office(
         )
         assert runtime.call_id == call_id
         await agent.wait_for(
-            lambda: runtime.call is not None and runtime.call.media_state == "connected", within=5
+            lambda: runtime.call is not None and runtime.call.reported_state == "connected", within=10
         )
         assert agent.http is not None
         record = (await agent.http.get(f"/api/calls/{call_id}")).json()
