@@ -62,6 +62,8 @@ class MediaSession:
         self.frames_received_before: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._network_back = False
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -102,6 +104,12 @@ class MediaSession:
                 except ValueError:
                     logger.warning("call %s: unusable remote candidate ignored", self.call_id)
 
+    def network_back(self) -> None:
+        """The network is usable again (signaling reconnected): don't wait out an attempt made
+        while it was down; if media is not flowing, the supervisor offers a new generation now."""
+        self._network_back = True
+        self._wake.set()
+
     async def close(self) -> None:
         """Stop supervising and close the current connection. Idempotent."""
         self._closed = True
@@ -112,6 +120,8 @@ class MediaSession:
                 await self._task
         async with self._lock:
             await self._retire()
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
         if self._reporting is not None:
             self._reporting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -168,16 +178,23 @@ class MediaSession:
         self.peer = self._make_peer(self.generation)
         return self.peer
 
-    async def _retire(self) -> None:
+    async def _retire(self, *, wait: bool = True) -> None:
+        """Drop the current connection. With ``wait=False`` it closes in the background: closing an
+        aiortc connection whose network is gone can take seconds, and the next offer must not wait."""
         peer, self.peer = self.peer, None
         if peer is not None:
             for kind, n in peer.frames_received.items():
                 self.frames_received_before[kind] = self.frames_received_before.get(kind, 0) + n
-            await peer.close()
+            if wait:
+                await peer.close()
+            else:
+                task = asyncio.create_task(peer.close(), name=f"retire-g{peer.generation}")
+                self._retiring.add(task)
+                task.add_done_callback(self._retiring.discard)
 
     async def _offer(self) -> None:
         async with self._lock:
-            await self._retire()
+            await self._retire(wait=False)
             self.generation += 1
             peer = self._new_peer()
             sdp = await peer.create_offer()
@@ -190,25 +207,33 @@ class MediaSession:
                 logger.warning("call %s: offer not sent (%s)", self.call_id, type(err).__name__)
 
     async def _report(self, state: str) -> None:
-        """Note the media state and tell the office in the background (never blocks supervision)."""
+        """Note the media state and tell the office in the background (never blocks supervision).
+
+        One reporter at a time sends the newest state until the office has it: reports never
+        overtake each other, so a late "reconnecting" cannot land after "connected".
+        """
         if state == self.media_state:
             return
         self.media_state = state
-        if self._on_state is not None:
-            previous, self._reporting = self._reporting, asyncio.create_task(self._send_report(state))
-            if previous is not None:
-                previous.cancel()  # a newer state supersedes it
+        if self._on_state is not None and (self._reporting is None or self._reporting.done()):
+            self._reporting = asyncio.create_task(self._report_latest())
 
-    async def _send_report(self, state: str) -> None:
+    async def _report_latest(self) -> None:
         assert self._on_state is not None
-        try:
-            await self._on_state(state)
-        except Exception as err:  # reporting is best effort; the media goes on regardless
-            logger.warning(
-                "call %s: media state %s not reported (%s)", self.call_id, state, type(err).__name__
-            )
-            return
-        self.reported_state = state
+        while self.reported_state != self.media_state and not self._closed:
+            state = self.media_state
+            if state is None:
+                return
+            try:
+                await self._on_state(state)
+            except Exception as err:  # reporting is best effort; the media goes on regardless
+                logger.warning(
+                    "call %s: media state %s not reported (%s)", self.call_id, state, type(err).__name__
+                )
+                if state == self.media_state:
+                    return  # the next change retries
+                continue
+            self.reported_state = state
 
     async def _supervise(self) -> None:
         while not self._closed:
@@ -232,6 +257,14 @@ class MediaSession:
             now = time.monotonic()
             if peer is not None and peer.counters.heartbeats > 0 and not peer.failed(now):
                 await self._report("connected")
+            if self._network_back:
+                self._network_back = False
+                last = None if peer is None else peer.counters.last_heartbeat_at
+                if last is None or now - last > 2 * self.settings.heartbeat_interval:
+                    logger.info("call %s: network back without media; renegotiating now", self.call_id)
+                    self.renegotiations += 1
+                    await self._offer()
+                    continue
             if peer is not None and peer.failed(now):
                 came_up = peer.counters.heartbeats > 0
                 logger.warning(

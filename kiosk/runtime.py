@@ -91,9 +91,15 @@ class KioskRuntime:
         self.on_call = on_call
         self.call_id: str | None = None
         self.call: MediaSession | None = None
+        signaling.on_connected = self._on_signaling_connected
         self.invites: list[CallInvite] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._main: list[asyncio.Task[None]] = []
+
+    def _on_signaling_connected(self, connects: int) -> None:
+        """Signaling came back after a drop: if the call's media is not up, renegotiate now."""
+        if connects > 1 and self.call is not None:
+            self.call.network_back()
 
     async def start(self) -> None:
         """Connect signaling and start the message loop and the health reporter."""

@@ -119,6 +119,9 @@ class SignalingClient:
         self.active_call: str | None = None
         self.last_seq = 0
         self.connects = 0
+        #: Called with the connection count after every (re)connection: a reconnect is the earliest
+        #: sign that a network outage is over.
+        self.on_connected: Callable[[int], None] | None = None
 
     # -- public API --------------------------------------------------------------------------
 
@@ -285,6 +288,8 @@ class SignalingClient:
                 self._ws, self._core = ws, core
                 self.connects += 1
                 self._connected.set()
+            if self.on_connected is not None:
+                self.on_connected(self.connects)
             await self._pump(ws, core)
         except ConnectionClosed as err:
             raise _SessionLost(err.rcvd.code if err.rcvd is not None else None) from None

@@ -1,6 +1,6 @@
 // The agent's call panel: queue actions over REST, signaling over /ws/signaling, WebRTC with the
-// kiosk (the kiosk offers, this page answers; a new offer with a higher generation replaces the
-// peer connection), heartbeats on the "control" data channel, and a quality indicator from getStats.
+// kiosk (the kiosk offers, this page answers and trickles its candidates; a new offer with a higher
+// generation replaces the peer connection), heartbeats on the "control" data channel, and a quality indicator from getStats.
 import { api, ApiError, setCsrf } from "/console/api.js";
 import { load, t, toggle } from "/console/i18n.js";
 
@@ -154,25 +154,23 @@ async function answer(offer) {
   pc.addEventListener("connectionstatechange", () => {
     if (pc.connectionState === "connected") setStatus("call.status.connected");
   });
+  // Trickle: the answer goes at once and candidates follow as the browser finds them (the kiosk,
+  // aiortc, takes them with addIceCandidate); null marks the end.
+  const generation = offer.generation;
+  pc.addEventListener("icecandidate", (event) => {
+    if (state.pc !== pc) return;
+    const c = event.candidate;
+    send({
+      type: "candidate",
+      call_id: state.callId,
+      generation,
+      candidate: c && c.candidate ? { candidate: c.candidate, sdp_mid: c.sdpMid, sdp_m_line_index: c.sdpMLineIndex } : null,
+    });
+  });
   await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
   await pc.setLocalDescription(await pc.createAnswer());
-  await gatheringComplete(pc); // the kiosk (aiortc) takes candidates in the description
-  send({ type: "description", call_id: state.callId, generation: offer.generation, sdp_type: "answer", sdp: pc.localDescription.sdp });
+  send({ type: "description", call_id: state.callId, generation, sdp_type: "answer", sdp: pc.localDescription.sdp });
   state.statsTimer = setInterval(sampleStats, 1000);
-}
-
-function gatheringComplete(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState === "complete") {
-        pc.removeEventListener("icegatheringstatechange", done);
-        resolve();
-      }
-    };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, 3000); // never wait forever: send what we have
-  });
 }
 
 async function sampleStats() {

@@ -133,7 +133,8 @@ def start_office(
 ) -> LiveOffice:
     """Start ``doorstep office run`` on ``db`` (already migrated) and wait until it is ready.
 
-    ``host`` is the address it listens on: loopback, or a test host address on a veth the test made.
+    ``host`` is the address it listens on (``0.0.0.0`` to serve test hosts in namespaces as well);
+    ``LiveOffice.url`` always reaches it over loopback.
     """
     port = port or free_port()
     settings = make_settings(db)
@@ -146,7 +147,7 @@ def start_office(
         "OFFICE_LOOKUP_HASH_KEY": settings.lookup_hash_key.get_secret_value(),
         "OFFICE_HOST": host,
         "OFFICE_PORT": str(port),
-        "OFFICE_PUBLIC_URL": f"http://{host}:{port}",
+        "OFFICE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "OFFICE_LOG_LEVEL": "INFO",
         **env_extra,
     }
@@ -160,7 +161,7 @@ def start_office(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://{host}:{port}"
+    url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, proc, log_path)
     except BaseException:

@@ -43,6 +43,7 @@ class TestHost:
 
     ns: str
     host_if: str
+    peer_if: str
     host_ip: str
     peer_ip: str
 
@@ -51,12 +52,13 @@ class TestHost:
         return ["ip", "netns", "exec", self.ns]
 
     def cut(self) -> None:
-        """Take the link down: nothing crosses until :meth:`restore`."""
-        _ip("link", "set", self.host_if, "down")
+        """Take the station's end of the link down (its cable pulled): nothing crosses until
+        :meth:`restore`. This host keeps its interface, as an agent's office network would."""
+        _ip("link", "set", self.peer_if, "down", ns=self.ns)
 
     def restore(self) -> None:
-        """Bring the link back up."""
-        _ip("link", "set", self.host_if, "up")
+        """Plug the station back in."""
+        _ip("link", "set", self.peer_if, "up", ns=self.ns)
 
     def shape(self, rate: str = "4mbit") -> None:
         """Limit the host → test-host direction like a station's uplink (token bucket)."""
@@ -99,7 +101,7 @@ def station_host() -> Iterator[TestHost]:
         _ip("link", "set", peer_if, "up", ns=ns)
         _ip("link", "set", "lo", "up", ns=ns)
         TEST_HOST_NETWORKS.add(net)
-        yield TestHost(ns=ns, host_if=host_if, host_ip=host_ip, peer_ip=peer_ip)
+        yield TestHost(ns=ns, host_if=host_if, peer_if=peer_if, host_ip=host_ip, peer_ip=peer_ip)
     finally:
         TEST_HOST_NETWORKS.discard(net)
         subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=10, check=False)

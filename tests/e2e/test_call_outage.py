@@ -45,7 +45,8 @@ def host() -> Iterator[TestHost]:
 
 @pytest.fixture
 def office(sqlite_db: TestDatabase, tmp_path: Path, host: TestHost) -> Iterator[LiveOffice]:
-    """The office listening on this host's end of the link (the browser reaches it there too)."""
+    """The office listening on every local address: the kiosk reaches it across the link, the agent's
+    browser over loopback (the agent's own network stays up while the station's link is cut)."""
     with Session(sqlite_db.engine) as s, s.begin():
         o = Office(code="NET", name="网络测试街道", name_en="Network Office", timezone="Asia/Shanghai")
         s.add(o)
@@ -54,7 +55,7 @@ def office(sqlite_db: TestDatabase, tmp_path: Path, host: TestHost) -> Iterator[
         s.add(station)
         s.flush()
         office_id, station_id = o.id, station.id
-    live = start_office(sqlite_db, tmp_path, host=host.host_ip)
+    live = start_office(sqlite_db, tmp_path, host="0.0.0.0")
     live.office_id, live.station_id = office_id, station_id
     seed_catalog(live.ctx)
     yield live
@@ -67,7 +68,7 @@ def kiosk_process(office: LiveOffice, host: TestHost, tmp_path: Path) -> Iterato
     state = tmp_path / "kiosk"
     env = {
         **os.environ,
-        "KIOSK_OFFICE_URL": office.url,
+        "KIOSK_OFFICE_URL": f"http://{host.host_ip}:{office.port}",
         "KIOSK_STATE_DIR": str(state),
         "KIOSK_VIDEO_WIDTH": "320",
         "KIOSK_VIDEO_HEIGHT": "240",
@@ -137,20 +138,30 @@ async def test_ten_second_outage_then_media_returns_on_a_new_peer_connection(
             host.restore()
             back = time.monotonic()
 
-            async def flowing_again() -> bool:
+            async def first_frames_again() -> bool:
                 generation = int(await page.locator("#quality").get_attribute("data-generation") or 0)
-                return generation > first_generation and await _decoded(page) >= frozen + 15
+                return generation > first_generation and await _decoded(page) > frozen + 2
 
-            await _until(flowing_again, TIMEOUT * 3, "video on a new peer connection after the outage")
+            await _until(first_frames_again, TIMEOUT * 3, "video on a new peer connection after the outage")
             recovered_s = time.monotonic() - back
             print(f"media back {recovered_s:.2f} s after the network returned")  # figure, not an assertion
+
+            async def flowing_again() -> bool:
+                return await _decoded(page) >= frozen + 15
+
+            await _until(flowing_again, TIMEOUT, "video keeps flowing after the outage")
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / "call-after-outage.png"))
 
             with office.ctx.read_db() as s:
                 record = s.scalars(select(Call).order_by(Call.created_at.desc()).limit(1)).one()
-            assert record.state == "connected"
-            assert record.reconnects >= 1
+
+            async def reported_connected() -> bool:
+                with office.ctx.read_db() as s:
+                    rec = s.get(Call, record.id)
+                    return rec is not None and rec.state == "connected" and rec.reconnects >= 1
+
+            await _until(reported_connected, TIMEOUT, "the office records the reconnect and connected again")
             await page.keyboard.press("h")
 
             async def ended() -> bool:
