@@ -22,11 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.orm import Session
 
 from office.accounts import create_user
 from office.context import OfficeContext
-from office.models import Office, Role, Station
+from office.models import Role
 from tests.conftest import TIMEOUT, TestDatabase, make_settings
 
 ARTIFACTS = Path(os.environ.get("DOORSTEP_TEST_ARTIFACTS", "test-artifacts"))
@@ -175,14 +174,9 @@ def start_office(
 @pytest.fixture
 def live_office(sqlite_db: TestDatabase, tmp_path: Path) -> Iterator[LiveOffice]:
     """A real office process on SQLite with one office and one station."""
-    with Session(sqlite_db.engine) as s, s.begin():
-        office = Office(code="E2E", name="端到端测试街道", name_en="E2E Office", timezone="Asia/Shanghai")
-        s.add(office)
-        s.flush()
-        station = Station(office_id=office.id, code="S1", name="梅园社区服务站", name_en="Meiyuan Station")
-        s.add(station)
-        s.flush()
-        office_id, station_id = office.id, station.id
+    from tests.e2e.stations import seed_office
+
+    office_id, station_id = seed_office(sqlite_db)
     live = start_office(sqlite_db, tmp_path)
     live.office_id, live.station_id = office_id, station_id
     yield live

@@ -11,24 +11,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from kiosk.config import KioskSettings, TokenStore
-from kiosk.devices import DeviceService, auto_grant
-from kiosk.enroll import enroll
-from kiosk.media import SyntheticVideoTrack, ToneAudioTrack
 from kiosk.office_client import OfficeClient
 from kiosk.peer import PeerSettings
 from kiosk.runtime import KioskRuntime
-from office import enrollment
-from office.audit import Actor
-from office.models import Office, Role, Service, Station
+from office.models import Role, Service
 from office.models.calls import Call
-from office.seed_catalog import seed_catalog
-from signaling.client import SignalingClient
-from signaling.messages import Role as SignalingRole
 from tests.conftest import TIMEOUT, TestDatabase
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveOffice, start_office
+from tests.e2e.stations import enrolled_kiosk, start_seeded_office
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -42,17 +33,7 @@ def office_db(sqlite_db: TestDatabase) -> TestDatabase:
 @pytest.fixture
 def office(office_db: TestDatabase, tmp_path: Path) -> Iterator[LiveOffice]:
     """``doorstep office run`` on SQLite with one station and the seeded catalog."""
-    with Session(office_db.engine) as s, s.begin():
-        o = Office(code="CALL", name="视频帮办测试街道", name_en="Call Office", timezone="Asia/Shanghai")
-        s.add(o)
-        s.flush()
-        station = Station(office_id=o.id, code="S1", name="梅园社区服务站", name_en="Meiyuan Station")
-        s.add(station)
-        s.flush()
-        office_id, station_id = o.id, station.id
-    live = start_office(office_db, tmp_path)
-    live.office_id, live.station_id = office_id, station_id
-    seed_catalog(live.ctx)
+    live = start_seeded_office(office_db, tmp_path)
     yield live
     live.stop()
 
@@ -60,28 +41,9 @@ def office(office_db: TestDatabase, tmp_path: Path) -> Iterator[LiveOffice]:
 @pytest.fixture
 async def kiosk(office: LiveOffice, tmp_path: Path) -> AsyncIterator[tuple[KioskRuntime, OfficeClient]]:
     """An enrolled kiosk runtime with synthetic 640×480 video, connected to the office."""
-    code = enrollment.register(
-        office.ctx, station_id=office.station_id, name="k", actor=Actor("system", "e2e")
-    ).code
-    settings = KioskSettings(office_url=office.url, state_dir=tmp_path / "kiosk")
-    await enroll(settings, code)
-    token = TokenStore(settings.state_dir).load()
-    assert token is not None
-    client = OfficeClient(settings.office_url, token)
-    runtime = KioskRuntime(
-        SignalingClient(
-            settings.signaling_url(), SignalingRole.KIOSK, headers={"Authorization": f"Bearer {token}"}
-        ),
-        DeviceService({"idcard": "sim://idcard?card=resident-male"}, consent=auto_grant),
-        lambda: [SyntheticVideoTrack(640, 480, 15), ToneAudioTrack()],
-        peer_settings=PeerSettings(
-            heartbeat_interval=0.5, dead_after=4.0, connect_timeout=8.0, retry_delay=0.3
-        ),
-        report_call=client.report_call,
-        ice_servers=None,  # none configured: host candidates on loopback
-    )
-    async with client, runtime:
-        yield runtime, client
+    settings = PeerSettings(heartbeat_interval=0.5, dead_after=4.0, connect_timeout=8.0, retry_delay=0.3)
+    async with enrolled_kiosk(office, tmp_path, peer_settings=settings, video=(640, 480, 15)) as pair:
+        yield pair
 
 
 async def _until(predicate: Any, within: float, what: str) -> None:

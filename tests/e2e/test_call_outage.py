@@ -15,18 +15,17 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from kiosk.config import TokenStore
 from kiosk.office_client import OfficeClient
 from office import enrollment
 from office.audit import Actor
-from office.models import Office, Role, Service, Station
+from office.models import Role, Service
 from office.models.calls import Call
-from office.seed_catalog import seed_catalog
 from tests.conftest import TIMEOUT, TestDatabase
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveOffice, start_office
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveOffice
 from tests.e2e.netns import TestHost, netns_available, station_host
+from tests.e2e.stations import start_seeded_office
 from tests.e2e.test_call_console import _decoded, _open_call, _until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -47,17 +46,7 @@ def host() -> Iterator[TestHost]:
 def office(sqlite_db: TestDatabase, tmp_path: Path, host: TestHost) -> Iterator[LiveOffice]:
     """The office listening on every local address: the kiosk reaches it across the link, the agent's
     browser over loopback (the agent's own network stays up while the station's link is cut)."""
-    with Session(sqlite_db.engine) as s, s.begin():
-        o = Office(code="NET", name="网络测试街道", name_en="Network Office", timezone="Asia/Shanghai")
-        s.add(o)
-        s.flush()
-        station = Station(office_id=o.id, code="S1", name="梅园社区服务站", name_en="Meiyuan Station")
-        s.add(station)
-        s.flush()
-        office_id, station_id = o.id, station.id
-    live = start_office(sqlite_db, tmp_path, host="0.0.0.0")
-    live.office_id, live.station_id = office_id, station_id
-    seed_catalog(live.ctx)
+    live = start_seeded_office(sqlite_db, tmp_path, host="0.0.0.0")
     yield live
     live.stop()
 

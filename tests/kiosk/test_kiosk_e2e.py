@@ -13,24 +13,18 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from agent_console.headless import HeadlessAgent
-from kiosk.config import KioskSettings, TokenStore
-from kiosk.devices import DeviceService, auto_grant
-from kiosk.enroll import enroll
-from kiosk.media import SyntheticVideoTrack, ToneAudioTrack
+from kiosk.config import TokenStore
 from kiosk.office_client import OfficeClient
 from kiosk.runtime import KioskRuntime
 from office import enrollment
 from office.audit import Actor
-from office.models import Office, Role, Service, Station
-from office.seed_catalog import seed_catalog
-from signaling.client import SignalingClient
+from office.models import Role, Service
 from signaling.messages import HwAction, HwOutcome
-from signaling.messages import Role as SignalingRole
 from tests.conftest import TIMEOUT, TestDatabase
-from tests.e2e.conftest import LiveOffice, start_office
+from tests.e2e.conftest import LiveOffice
+from tests.e2e.stations import enrolled_kiosk, start_seeded_office
 from tests.kiosk.conftest import FAST
 
 pytestmark = pytest.mark.e2e
@@ -39,17 +33,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def office(sqlite_db: TestDatabase, tmp_path: Path) -> Iterator[LiveOffice]:
     """``doorstep office run`` on SQLite with one station and the seeded catalog."""
-    with Session(sqlite_db.engine) as s, s.begin():
-        o = Office(code="E2E", name="端到端测试街道", name_en="E2E Office", timezone="Asia/Shanghai")
-        s.add(o)
-        s.flush()
-        station = Station(office_id=o.id, code="S1", name="梅园社区服务站", name_en="Meiyuan Station")
-        s.add(station)
-        s.flush()
-        office_id, station_id = o.id, station.id
-    live = start_office(sqlite_db, tmp_path)
-    live.office_id, live.station_id = office_id, station_id
-    seed_catalog(live.ctx)
+    live = start_seeded_office(sqlite_db, tmp_path)
     yield live
     live.stop()
 
@@ -57,26 +41,8 @@ def office(sqlite_db: TestDatabase, tmp_path: Path) -> Iterator[LiveOffice]:
 @pytest.fixture
 async def kiosk(office: LiveOffice, tmp_path: Path) -> AsyncIterator[tuple[KioskRuntime, OfficeClient]]:
     """A kiosk enrolled with a one-time code, its runtime connected to the office's signaling."""
-    code = enrollment.register(
-        office.ctx, station_id=office.station_id, name="k", actor=Actor("system", "e2e")
-    ).code
-    settings = KioskSettings(office_url=office.url, state_dir=tmp_path / "kiosk")
-    await enroll(settings, code)
-    token = TokenStore(settings.state_dir).load()
-    assert token is not None
-    client = OfficeClient(settings.office_url, token)
-    runtime = KioskRuntime(
-        SignalingClient(
-            settings.signaling_url(), SignalingRole.KIOSK, headers={"Authorization": f"Bearer {token}"}
-        ),
-        DeviceService({"idcard": "sim://idcard?card=resident-male"}, consent=auto_grant),
-        lambda: [SyntheticVideoTrack(320, 240, 15), ToneAudioTrack()],
-        peer_settings=FAST,
-        report_call=client.report_call,
-        ice_servers=lambda: _no_servers(client),
-    )
-    async with client, runtime:
-        yield runtime, client
+    async with enrolled_kiosk(office, tmp_path, peer_settings=FAST, ice_servers=_no_servers) as pair:
+        yield pair
 
 
 async def _no_servers(client: OfficeClient) -> tuple[()]:
