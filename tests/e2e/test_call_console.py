@@ -192,10 +192,17 @@ async def test_office_restart_mid_call_keeps_media_and_signaling_resumes(
                 return runtime.signaling.connected
 
             await _until(kiosk_back, 5, "kiosk signaling back")
-            with restarted.ctx.read_db() as s:
-                record = s.get(Call, call_id)
-                assert record is not None
-                assert record.state == "connected"
+            live = restarted
+
+            async def intact_and_connected() -> bool:
+                # Parties were away while the office was down: the record may pass through
+                # "reconnecting" and must come back to "connected" once both are present again.
+                with live.ctx.read_db() as s:
+                    record = s.get(Call, call_id)
+                    assert record is not None
+                    return record.state == "connected"
+
+            await _until(intact_and_connected, TIMEOUT, "the call record connected again")
             await page.keyboard.press("h")
 
             async def ended() -> bool:
