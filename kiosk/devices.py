@@ -16,7 +16,7 @@ leave the kiosk — images and templates never do). The live document view actio
 
 Driver errors are translated at this one boundary (``UserActionRequired`` → ``failed`` with the
 prompt as ``error``; ``DeviceFault`` → ``failed`` with the error's class name). The card's data
-goes only into the ``hw.result`` for the agent; logs get the masked form.
+goes to the agent masked (``card_payload``), as do the logs.
 """
 
 from __future__ import annotations
@@ -86,22 +86,32 @@ class HwOutcomeData:
     """Images to send over the call's data channel (``(name, JPEG bytes)``), never over signaling."""
 
 
+#: Card fields that travel to the agent, already masked (DESIGN: personal data is masked before it
+#: reaches a screen; the photo and fingerprint never leave the kiosk this way).
+_AGENT_FIELDS = (
+    "card_type",
+    "name",
+    "english_name",
+    "gender",
+    "ethnicity",
+    "birth_date",
+    "address",
+    "id_number",
+    "issuer",
+    "valid_from",
+    "valid_until",
+    "nationality",
+)
+
+
 def card_payload(card: IdCardData) -> dict[str, Any]:
-    """The card's fields for the agent (personal data: only into ``hw.result``, never logs)."""
-    return {
-        "card_type": card.card_type.value,
-        "name": card.name,
-        "gender": card.gender,
-        "ethnicity": card.ethnicity,
-        "birth_date": card.birth_date.isoformat(),
-        "address": card.address,
-        "id_number": card.id_number,
-        "issuer": card.issuer,
-        "valid_from": card.valid_from.isoformat(),
-        "valid_until": None if card.valid_until is None else card.valid_until.isoformat(),
-        "english_name": card.english_name,
-        "nationality": card.nationality,
-    }
+    """The card as the agent's screen may show it: masked fields only (never logged either).
+
+    The unmasked identity is for the office's case record (keyed hash + ciphertext), which gets it
+    over an authenticated upload, not through signaling.
+    """
+    masked = card.masked()
+    return {"masked": True, **{key: masked[key] for key in _AGENT_FIELDS}}
 
 
 class DeviceService:

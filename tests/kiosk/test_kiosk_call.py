@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
 
@@ -126,15 +127,17 @@ async def test_signaling_drop_mid_call_keeps_media_and_resumes(call_pair: CallPa
 async def test_read_id_card_result_and_masked_logs(
     call_pair: CallPair, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """hw.request read_id_card: progress stages, then hw.result with the card; logs only masked data."""
+    """hw.request read_id_card: progress stages, then hw.result with the masked card; logs masked too."""
     _relay, _kiosk, agent = call_pair
     await _connected_call(call_pair)
     caplog.set_level(logging.DEBUG)
     result = await agent.request_hw(HwAction.READ_ID_CARD, within=10)
     assert result.outcome is HwOutcome.OK and result.data is not None
     card = CARD_FIXTURES["resident-male"].values
-    assert result.data["id_number"] == card["id_number"]
-    assert result.data["name"] == card["name"]
+    assert result.data["id_number"] == mask_id_number(card["id_number"])
+    assert result.data["masked"] is True
+    assert card["name"] not in json.dumps(result.data, ensure_ascii=False)
+    assert card["address"] not in json.dumps(result.data, ensure_ascii=False)
     assert [p.stage for p in agent.progress] == ["awaiting_consent", "consent_given", "reading"]
     logged = caplog.text
     assert card["id_number"] not in logged and card["name"] not in logged and card["address"] not in logged
