@@ -1,5 +1,7 @@
 // Tiny i18n: loads a catalog, fills [data-i18n] elements, exposes t(key, params).
 // zh-CN is the default; the choice is kept in localStorage (a UI preference, never personal data).
+// A page may name extra catalogs in <body data-catalogs="cases supervisor">: each one is
+// /console/i18n/<name>.<lang>.json, merged over the common catalog.
 const LANGS = ["zh-CN", "en"];
 let catalog = {};
 let current = "zh-CN";
@@ -24,8 +26,10 @@ export function apply(root = document) {
 export async function load(preferred) {
   const wanted = preferred || localStorage.getItem("doorstep.lang") || "zh-CN";
   current = LANGS.includes(wanted) ? wanted : "zh-CN";
-  const response = await fetch(`/console/i18n/${current}.json`, { cache: "no-cache" });
-  catalog = await response.json();
+  const extra = (document.body.dataset.catalogs || "").split(/\s+/).filter(Boolean);
+  const urls = [`/console/i18n/${current}.json`, ...extra.map((name) => `/console/i18n/${name}.${current}.json`)];
+  const parts = await Promise.all(urls.map(async (url) => (await fetch(url, { cache: "no-cache" })).json()));
+  catalog = Object.assign({}, ...parts);
   localStorage.setItem("doorstep.lang", current);
   apply();
 }
