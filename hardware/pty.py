@@ -6,6 +6,10 @@ mimic an unplugged device).  :class:`PtySimulator` owns the I/O: a pty pair and 
 background thread that feeds the core and writes its replies.  The driver opens
 :attr:`PtySimulator.port_name` with pyserial exactly as it would open
 ``/dev/ttyUSB0``.  ``stop()`` ends the thread and closes every descriptor.
+
+:class:`PtyServedDevice` is the glue every serial simulator shares: mixed in before a real
+serial driver, it starts the pty in ``open()``, points the driver's port factory at it, stops it in
+``close()`` and offers ``unplug()``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,20 @@ import tty
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-__all__ = ["HANGUP", "Hangup", "PtySimulator", "Reply", "SimulatorCore"]
+from hardware.device import Device
+from hardware.errors import NoHardware
+from hardware.serial_link import PortFactory, SerialPort, serial_port_factory
+
+__all__ = [
+    "HANGUP",
+    "Hangup",
+    "PtyServedDevice",
+    "PtySimulator",
+    "Reply",
+    "SerialSimulatorCore",
+    "SimulatorCore",
+    "no_port",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +208,52 @@ class PtySimulator:
                 return True
             view = view[written:]
         return True
+
+
+class SerialSimulatorCore(SimulatorCore, Protocol):
+    """A simulator core that also says the baud rate its device runs at."""
+
+    @property
+    def baud(self) -> int: ...
+
+
+def no_port() -> SerialPort:
+    """Port factory of a simulated driver before ``open()`` starts its pty."""
+    raise NoHardware("the simulator is not running")
+
+
+class PtyServedDevice(Device):
+    """Mixin (listed before the real driver class) that serves the driver from ``core`` over a pty.
+
+    The driver keeps its own ``_open``/``_close``; this wraps them: the pty starts before the
+    driver opens its port and stops after the driver closed it (or when opening fails).
+    """
+
+    core: SerialSimulatorCore
+    _port_factory: PortFactory
+    _pty: PtySimulator | None = None
+
+    def _open(self) -> None:
+        pty = PtySimulator(self.core, name=self.name)
+        path = pty.start()
+        self._pty = pty
+        self._port_factory = serial_port_factory(path, baudrate=self.core.baud)
+        try:
+            super()._open()  # type: ignore[safe-super]  # the real driver (next in the MRO) opens
+        except BaseException:
+            pty.stop()
+            self._pty = None
+            raise
+
+    def _close(self) -> None:
+        try:
+            super()._close()  # type: ignore[safe-super]  # the real driver closes
+        finally:
+            if self._pty is not None:
+                self._pty.stop()
+                self._pty = None
+
+    def unplug(self) -> None:
+        """Make the simulated device vanish (the pty master closes)."""
+        if self._pty is not None:
+            self._pty.hang_up()

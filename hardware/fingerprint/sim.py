@@ -20,12 +20,11 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 
 from hardware.clock import Clock
-from hardware.errors import ConfigurationError, NoHardware, ProtocolError
+from hardware.errors import ConfigurationError, ProtocolError
 from hardware.fingerprint.driver import R30xFingerprintScanner
 from hardware.fingerprint.packets import DEFAULT_ADDRESS, Instruction, Packet, PacketDecoder, Pid, split_data
 from hardware.fingerprint.params import PACKET_SIZES, SystemParameters
-from hardware.pty import HANGUP, Hangup, PtySimulator, Reply
-from hardware.serial_link import SerialPort, serial_port_factory
+from hardware.pty import HANGUP, Hangup, PtyServedDevice, Reply, no_port
 from hardware.stats import Statistics
 
 __all__ = [
@@ -389,8 +388,10 @@ _HANDLERS: dict[int, _Handler] = {
 """Instruction → handler; anything else answers 0x01."""
 
 
-class SimFingerprintScanner(R30xFingerprintScanner):
+class SimFingerprintScanner(PtyServedDevice, R30xFingerprintScanner):
     """The real R30x driver wired to a :class:`FingerprintSimulatorCore` over a real pty."""
+
+    core: FingerprintSimulatorCore
 
     def __init__(
         self,
@@ -406,7 +407,7 @@ class SimFingerprintScanner(R30xFingerprintScanner):
         password: int = 0,
     ) -> None:
         super().__init__(
-            _no_port,
+            no_port,
             name=name,
             clock=clock,
             statistics=statistics,
@@ -419,32 +420,6 @@ class SimFingerprintScanner(R30xFingerprintScanner):
         self.finger = finger
         self.quality = quality
         self.auto_user = auto_user
-        self._pty: PtySimulator | None = None
-
-    def _open(self) -> None:
-        pty = PtySimulator(self.core, name=self.name)
-        path = pty.start()
-        self._pty = pty
-        self._port_factory = serial_port_factory(path, baudrate=self.core.baud)
-        try:
-            super()._open()
-        except BaseException:
-            pty.stop()
-            self._pty = None
-            raise
-
-    def _close(self) -> None:
-        try:
-            super()._close()
-        finally:
-            if self._pty is not None:
-                self._pty.stop()
-                self._pty = None
-
-    def unplug(self) -> None:
-        """Make the simulated device vanish."""
-        if self._pty is not None:
-            self._pty.hang_up()
 
     def _simulate_user(self, prompt: str) -> None:
         if not self.auto_user:
@@ -453,10 +428,6 @@ class SimFingerprintScanner(R30xFingerprintScanner):
             self.core.place_finger(self.finger, self.quality)
         elif prompt == "lift_finger":
             self.core.lift_finger()
-
-
-def _no_port() -> SerialPort:
-    raise NoHardware("the simulator is not running")  # replaced in _open
 
 
 def _parse_library(spec: str) -> dict[int, bytes]:

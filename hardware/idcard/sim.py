@@ -20,7 +20,7 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 
 from hardware.clock import Clock
-from hardware.errors import ConfigurationError, NoHardware, ProtocolError
+from hardware.errors import ConfigurationError, ProtocolError
 from hardware.idcard.driver import SamIdCardReader
 from hardware.idcard.fixtures import CARD_FIXTURES, CardFixture
 from hardware.idcard.frames import (
@@ -39,8 +39,7 @@ from hardware.idcard.frames import (
 )
 from hardware.idcard.payload import build_read_payload
 from hardware.idcard.photo import FakeWltDecoder
-from hardware.pty import HANGUP, Hangup, PtySimulator, Reply
-from hardware.serial_link import SerialPort, serial_port_factory
+from hardware.pty import HANGUP, Hangup, PtyServedDevice, Reply, no_port
 from hardware.stats import Statistics
 
 __all__ = [
@@ -280,11 +279,13 @@ def _pad_utf16(text: str, size: int) -> bytes:
     return encoded + " ".encode("utf-16-le") * ((size - len(encoded)) // 2)
 
 
-class SimIdCardReader(SamIdCardReader):
+class SimIdCardReader(PtyServedDevice, SamIdCardReader):
     """The real SAM driver wired to a :class:`SamSimulatorCore` over a real pty.
 
     The simulator thread starts in ``open()`` and stops in ``close()``.
     """
+
+    core: SamSimulatorCore
 
     def __init__(
         self,
@@ -297,7 +298,7 @@ class SimIdCardReader(SamIdCardReader):
         default_card: CardFixture | None = None,
     ) -> None:
         super().__init__(
-            _no_port,
+            no_port,
             name=name,
             clock=clock,
             statistics=statistics,
@@ -307,32 +308,6 @@ class SimIdCardReader(SamIdCardReader):
         )
         self.core = core
         self.default_card = default_card or core.card or CARD_FIXTURES["resident-male"]
-        self._pty: PtySimulator | None = None
-
-    def _open(self) -> None:
-        pty = PtySimulator(self.core, name=self.name)
-        path = pty.start()
-        self._pty = pty
-        self._port_factory = serial_port_factory(path, baudrate=self.core.baud)
-        try:
-            super()._open()
-        except BaseException:
-            pty.stop()
-            self._pty = None
-            raise
-
-    def _close(self) -> None:
-        try:
-            super()._close()
-        finally:
-            if self._pty is not None:
-                self._pty.stop()
-                self._pty = None
-
-    def unplug(self) -> None:
-        """Make the simulated device vanish (the pty master closes)."""
-        if self._pty is not None:
-            self._pty.hang_up()
 
     def _simulate_user(self, prompt: str) -> None:
         if prompt == "place_card" and self.core.state in (CardState.NO_CARD, CardState.READ):
@@ -341,10 +316,6 @@ class SimIdCardReader(SamIdCardReader):
             self.core.remove_card()
         elif prompt == "replace_card":
             self.core.insert_card(self.default_card)
-
-
-def _no_port() -> SerialPort:
-    raise NoHardware("the simulator is not running")  # replaced in _open
 
 
 def open_sim_idcard_reader(
