@@ -5,6 +5,7 @@ from office.models.audit import AuditEvent
 from office.models.base import Base, UTCDateTime, utcnow
 from office.models.calls import Call, CallEvent, CallStatus
 from office.models.catalog import MaterialForm, Service, ServiceCategory, ServiceMaterial, ServiceRevision
+from office.models.fleet import KioskDiagRequest, KioskHealth, KioskHealthEvent
 from office.models.org import Kiosk, Office, Station
 from office.models.queue import (
     AgentSkill,
@@ -17,6 +18,7 @@ from office.models.queue import (
     TicketEvent,
     TicketState,
 )
+from office.models.ratings import FollowUp, FollowUpEvent, Rating
 from office.models.schedule import BookingPolicyRow, CalendarOverride, OfficeSchedule, RotaShift
 from office.models.users import Role, User, WebSession
 
@@ -34,12 +36,18 @@ __all__ = [
     "Call",
     "CallEvent",
     "CallStatus",
+    "FollowUp",
+    "FollowUpEvent",
     "Kiosk",
+    "KioskDiagRequest",
+    "KioskHealth",
+    "KioskHealthEvent",
     "MaterialForm",
     "Office",
     "OfficeSchedule",
     "Priority",
     "QueueSettings",
+    "Rating",
     "Role",
     "RotaShift",
     "Service",
