@@ -44,6 +44,8 @@ from signaling.messages import (
     CallStateName,
     Candidate,
     Description,
+    DiagRequest,
+    DiagResult,
     HwOutcome,
     HwProgress,
     HwRequest,
@@ -154,6 +156,8 @@ class KioskRuntime:
         elif isinstance(message, HwRequest):
             if message.call_id == self.call_id:
                 self._spawn(self._on_hw(message), f"hw-{message.request_id}")
+        elif isinstance(message, DiagRequest):
+            self._spawn(self._on_diag(message), f"diag-{message.request_id}")
         elif isinstance(message, CallEnd | CallCancel) and message.call_id == self.call_id:
             logger.info("call %s ended by the agent (%s)", message.call_id, message.reason)
             await self._end_media()
@@ -248,6 +252,29 @@ class KioskRuntime:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _on_diag(self, request: DiagRequest) -> None:
+        """A remote health check: run every device's internal check now, post the report with the
+        request id (the office's record), then acknowledge with ``diag.result``."""
+        error: str | None = None
+        report: dict[str, dict[str, Any]] = {}
+        try:
+            report = await self.devices.health()
+            if self.report_health is None:
+                error = "no_reporter"
+            else:
+                await self.report_health(
+                    {"devices": report, "in_call": self.call_id is not None, "request_id": request.request_id}
+                )
+        except Exception as err:  # the check must be answered even when the report could not go out
+            logger.warning("remote health check %s failed (%s)", request.request_id, type(err).__name__)
+            error = "report_failed"
+        failing = tuple(sorted(kind for kind, entry in report.items() if not _device_ok(entry)))
+        await self.signaling.send(
+            DiagResult(
+                request_id=request.request_id, ok=error is None and not failing, failing=failing, error=error
+            )
+        )
+
     async def _health_loop(self) -> None:
         assert self.report_health is not None
         while True:
@@ -257,3 +284,11 @@ class KioskRuntime:
             except Exception as err:  # a failed report must not stop the kiosk; the next one retries
                 logger.warning("device health report failed (%s)", type(err).__name__)
             await asyncio.sleep(self.health_interval_s)
+
+
+def _device_ok(entry: dict[str, Any]) -> bool:
+    """Whether one device's entry of a health report passed (``{"health": {"ok": …}}`` or ``{"ok": …}``)."""
+    health = entry.get("health")
+    if isinstance(health, dict):
+        return health.get("ok") is True
+    return entry.get("ok") is True

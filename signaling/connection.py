@@ -97,9 +97,11 @@ class Side(enum.StrEnum):
 _BOTH_PARTIES = ("call.end", "description", "candidate", "resume", "ping", "pong", "hello")
 ORIGINATORS: dict[Role, frozenset[str]] = {
     Role.AGENT: frozenset({*_BOTH_PARTIES, "call.cancel", "hw.request"}),
-    Role.KIOSK: frozenset({*_BOTH_PARTIES, "call.accept", "call.decline", "hw.progress", "hw.result"}),
+    Role.KIOSK: frozenset(
+        {*_BOTH_PARTIES, "call.accept", "call.decline", "hw.progress", "hw.result", "diag.result"}
+    ),
     Role.SERVER: frozenset(
-        {"welcome", "error", "ping", "pong", "presence", "call.invite", "call.state", "event"}
+        {"welcome", "error", "ping", "pong", "presence", "call.invite", "call.state", "event", "diag.request"}
     ),
 }
 """Message types each role may originate."""
@@ -119,7 +121,7 @@ RELAYED: frozenset[str] = frozenset(
 )
 """Types the office forwards from one party of a call to the other."""
 
-_ANYTIME = ("ping", "pong", "error", "presence", "event")
+_ANYTIME = ("ping", "pong", "error", "presence", "event", "diag.request", "diag.result")
 _CALL_SETUP = ("call.invite", "call.accept", "call.decline", "call.cancel", "call.end")
 _IN_CALL_ONLY = ("description", "candidate", "hw.request", "hw.progress", "hw.result")
 _ACTIVE = "call.state:active"

@@ -58,6 +58,8 @@ __all__ = [
     "CallStateName",
     "Candidate",
     "Description",
+    "DiagRequest",
+    "DiagResult",
     "ErrorMessage",
     "Event",
     "Hello",
@@ -365,6 +367,29 @@ class HwResult(CallMessage):
         return self
 
 
+class DiagRequest(BaseMessage):
+    """Office → kiosk: run the internal health check of every device now (a remote health check).
+
+    The kiosk answers by posting its device report with ``request_id`` to ``POST /api/kiosk/health``
+    (the record), then sends ``diag.result`` as a short acknowledgement.
+    """
+
+    type: Literal["diag.request"] = "diag.request"
+    request_id: Ident
+
+
+class DiagResult(BaseMessage):
+    """Kiosk → office: a remote health check ran. ``ok`` when every device passed; ``failing``
+    lists the device kinds that did not; ``error`` (a code word) when the check or its report failed.
+    Carries no report details (those go over HTTPS) and never personal data."""
+
+    type: Literal["diag.result"] = "diag.result"
+    request_id: Ident
+    ok: bool
+    failing: Annotated[tuple[Token, ...], Field(max_length=16)] = ()
+    error: Token | None = None
+
+
 class Event(BaseMessage):
     """Office → consoles: a live event (queue changes, board updates) on ``topic``."""
 
@@ -392,6 +417,8 @@ Message = Annotated[
     | HwRequest
     | HwProgress
     | HwResult
+    | DiagRequest
+    | DiagResult
     | Event,
     Field(discriminator="type"),
 ]
@@ -418,6 +445,8 @@ MESSAGE_TYPES: dict[str, type[BaseMessage]] = {
         HwRequest,
         HwProgress,
         HwResult,
+        DiagRequest,
+        DiagResult,
         Event,
     )
 }
