@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from office.booking.maintenance import run_periodic
 from office.booking.notify import Notifier
 from office.calls.presence import process_call_timeouts
+from office.cases.overdue import process_overdue
 from office.context import OfficeContext
 from office.queue.calling import process_timeouts
 
@@ -43,6 +44,7 @@ def default_jobs(notifier: Notifier) -> list[Job]:
         Job("queue.ring_timeouts", 2.0, process_timeouts),
         Job("calls.timeouts", 5.0, process_call_timeouts),
         Job("booking.maintenance", 30.0, lambda c: run_periodic(c, notifier)),
+        Job("cases.overdue", 60.0, process_overdue),
     ]
 
 

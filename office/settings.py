@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     login_lockout_s: int = Field(default=15 * 60, ge=1)
     enrollment_code_ttl_s: int = Field(default=24 * 3600, ge=60)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Largest document still a kiosk may upload (JPEG/PNG/PDF), stored encrypted in the database.
+    document_max_bytes: int = Field(default=15 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     audit_retention_days: int = Field(default=180, ge=180)
     #: HTTP SMS gateway for booking reminders; unset = reminders are logged (masked) only.
     sms_gateway_url: str | None = None

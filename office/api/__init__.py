@@ -6,7 +6,9 @@ from office.api import (
     auth,
     board,
     calls,
+    cases,
     catalog,
+    documents,
     health,
     kiosks,
     org,
@@ -30,4 +32,6 @@ ROUTERS = (
     schedule.router,
     appointments.router,
     calls.router,
+    cases.router,
+    documents.router,
 )

@@ -4,6 +4,17 @@ from office.models.appointments import Appointment, AppointmentNotice, Appointme
 from office.models.audit import AuditEvent
 from office.models.base import Base, UTCDateTime, utcnow
 from office.models.calls import Call, CallEvent, CallStatus
+from office.models.cases import (
+    CallIdentity,
+    Case,
+    CaseCounter,
+    CaseEvent,
+    CaseMaterial,
+    CaseOutcome,
+    CaseState,
+    Document,
+    Verification,
+)
 from office.models.catalog import MaterialForm, Service, ServiceCategory, ServiceMaterial, ServiceRevision
 from office.models.fleet import KioskDiagRequest, KioskHealth, KioskHealthEvent
 from office.models.org import Kiosk, Office, Station
@@ -35,7 +46,15 @@ __all__ = [
     "CalendarOverride",
     "Call",
     "CallEvent",
+    "CallIdentity",
     "CallStatus",
+    "Case",
+    "CaseCounter",
+    "CaseEvent",
+    "CaseMaterial",
+    "CaseOutcome",
+    "CaseState",
+    "Document",
     "FollowUp",
     "FollowUpEvent",
     "Kiosk",
@@ -62,6 +81,7 @@ __all__ = [
     "TicketState",
     "UTCDateTime",
     "User",
+    "Verification",
     "WebSession",
     "utcnow",
 ]
