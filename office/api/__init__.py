@@ -14,6 +14,7 @@ from office.api import (
     org,
     queue,
     schedule,
+    stats,
     users,
 )
 
@@ -34,4 +35,5 @@ ROUTERS = (
     calls.router,
     cases.router,
     documents.router,
+    stats.router,
 )
