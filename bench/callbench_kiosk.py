@@ -1,0 +1,32 @@
+"""``doorstep kiosk run`` as ``bench_call_browser`` measures it: the real kiosk process (``KIOSK_*``
+settings, enrolled token, signaling, runtime, peer) with two bench-only hooks, applied by
+patching names before the kiosk starts (the kiosk code is not changed):
+
+- the synthetic video (used when no face camera is configured) stamps each frame with the wall
+  clock (``SyntheticVideoTrack(stamped=True)``, :func:`kiosk.media.stamp`);
+- received tracks are drained by :class:`callbench_probe.Probe` (first frame, stamps read back),
+  written to the file named by ``CALLBENCH_PROBE``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+from callbench_probe import Probe
+
+import kiosk.cli
+import kiosk.peer
+from kiosk.media import SyntheticVideoTrack
+
+
+def main() -> int:
+    probe = Probe(os.environ["CALLBENCH_PROBE"])
+    setattr(kiosk.cli, "SyntheticVideoTrack", functools.partial(SyntheticVideoTrack, stamped=True))  # noqa: B010
+    setattr(kiosk.peer, "drain", probe.drain)  # noqa: B010
+    return kiosk.cli.main(["run"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
