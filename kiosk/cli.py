@@ -1,4 +1,4 @@
-"""``doorstep kiosk``: ``enroll CODE`` once, then ``run``.
+"""``doorstep kiosk``: ``enroll CODE`` once, then ``run`` (and ``launch`` the browser on its page).
 
 ``run`` loads :class:`~kiosk.config.KioskSettings` (``KIOSK_*``), reads the device token from the
 state directory, checks it with the office, keeps the signaling connection, answers calls and
@@ -37,6 +37,7 @@ from kiosk.media import (
 from kiosk.office_client import OfficeClient, OfficeError, OfficeUnreachable
 from kiosk.peer import PeerSettings, TrackFactory
 from kiosk.runtime import KioskRuntime
+from kiosk.ui_video import FrameTap, Speaker
 from signaling.client import SignalingClient
 from signaling.errors import ConnectionRejected
 from signaling.messages import Role
@@ -56,7 +57,9 @@ def _consent(settings: KioskSettings) -> ConsentHook:
     return {"grant": auto_grant, "refuse": auto_refuse, "ui": _pending_consent}[settings.consent]
 
 
-def _track_factory(settings: KioskSettings) -> tuple[TrackFactory, LatestFrameCamera | None]:
+def _track_factory(
+    settings: KioskSettings, self_view: FrameTap | None = None
+) -> tuple[TrackFactory, LatestFrameCamera | None]:
     camera: LatestFrameCamera | None = None
     if settings.face_camera_url:
         from hardware import open_device
@@ -77,7 +80,7 @@ def _track_factory(settings: KioskSettings) -> tuple[TrackFactory, LatestFrameCa
             else SyntheticVideoTrack(settings.video_width, settings.video_height, settings.video_fps)
         )
         audio = open_microphone(settings.microphone) if settings.microphone else ToneAudioTrack()
-        return [video, audio]
+        return [video if self_view is None else self_view.wrap(video), audio]
 
     return make, camera
 
@@ -92,7 +95,8 @@ async def run(settings: KioskSettings) -> int:
     try:
         identity = await office.me()
         logger.info("kiosk %s at station %s starting", identity.kiosk_id, identity.station_id)
-        make_tracks, camera = _track_factory(settings)
+        agent_video, self_view, speaker = FrameTap(), FrameTap(), Speaker(settings.speaker)
+        make_tracks, camera = _track_factory(settings, self_view)
         devices = DeviceService(
             settings.device_urls(), consent=_consent(settings), stats_dir=settings.state_dir / "stats"
         )
@@ -121,13 +125,21 @@ async def run(settings: KioskSettings) -> int:
                 heartbeat_interval=settings.heartbeat_interval_s,
                 dead_after=settings.media_dead_after_s,
                 video_codec=settings.video_codec,
+                tap=lambda track: speaker.wrap(agent_video.wrap(track)),
             ),
             report_health=report,
             health_interval_s=settings.health_interval_s,
             report_call=office.report_call,
             ice_servers=ice_servers,
         )
-        ui = _ui_server(settings, runtime)
+        ui = _ui_server(
+            settings,
+            runtime,
+            office=office,
+            identity=identity,
+            agent_video=agent_video,
+            self_video=self_view,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -136,10 +148,8 @@ async def run(settings: KioskSettings) -> int:
         try:
             await runtime.start()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(runtime.wait_stopped())]
-            ui_task = asyncio.ensure_future(ui.serve()) if ui is not None else None
-            await asyncio.wait(
-                [*waiters, *([ui_task] if ui_task else [])], return_when=asyncio.FIRST_COMPLETED
-            )
+            ui_task = asyncio.ensure_future(_serve_ui(ui)) if ui is not None else None
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
             await asyncio.gather(*waiters, return_exceptions=True)
@@ -148,6 +158,7 @@ async def run(settings: KioskSettings) -> int:
                 await asyncio.gather(ui_task, return_exceptions=True)
         finally:
             await runtime.close()
+            speaker.close()
             if camera is not None:
                 camera.stop()
         return 0
@@ -161,16 +172,27 @@ async def run(settings: KioskSettings) -> int:
         await office.aclose()
 
 
-def _ui_server(settings: KioskSettings, runtime: KioskRuntime) -> uvicorn.Server | None:
+def _ui_server(settings: KioskSettings, runtime: KioskRuntime, **kwargs: Any) -> uvicorn.Server | None:
     """The resident UI's server, if ``kiosk.web`` is installed (seam for the UI session)."""
     try:
         web = importlib.import_module("kiosk.web")
     except ImportError:
         logger.warning("no resident UI (kiosk.web) installed; running headless")
         return None
-    app = web.create_app(runtime, settings)
+    app = web.create_app(runtime, settings, **kwargs)
     config = uvicorn.Config(app, host=settings.ui_host, port=settings.ui_port, log_level="warning")
     return uvicorn.Server(config)
+
+
+async def _serve_ui(ui: uvicorn.Server) -> None:
+    """Serve the UI; if it cannot (port taken), the kiosk keeps answering calls headless."""
+    try:
+        await ui.serve()
+    except SystemExit:  # uvicorn exits when it cannot bind
+        logger.error("resident UI could not start on its port; running headless")
+    else:
+        if ui.started:
+            logger.info("resident UI stopped")
 
 
 def main(argv: list[str]) -> int:
@@ -180,6 +202,8 @@ def main(argv: list[str]) -> int:
     p_enroll = sub.add_parser("enroll", help="exchange a one-time enrollment code for a device token")
     p_enroll.add_argument("code")
     sub.add_parser("run", help="run the kiosk (signaling, calls, devices, resident UI)")
+    p_launch = sub.add_parser("launch", help="open the resident UI full-screen in Chromium's kiosk mode")
+    p_launch.add_argument("--dry-run", action="store_true", help="print the browser command only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -187,6 +211,10 @@ def main(argv: list[str]) -> int:
     except ValidationError as err:
         print(f"doorstep kiosk: bad configuration:\n{err}", file=sys.stderr)
         return 2
+    if args.command == "launch":
+        from kiosk.launcher import launch
+
+        return launch(settings, dry_run=args.dry_run)
     if args.command == "enroll":
         try:
             identity = asyncio.run(enroll(settings, args.code))

@@ -43,6 +43,17 @@ class KioskSettings(BaseSettings):
     media_dead_after_s: float = Field(default=3.5, gt=0)
     consent: Literal["ui", "grant", "refuse"] = "grant"
     """``grant``: headless/demo mode, consent is granted and logged; ``ui``: the resident UI decides."""
+    speaker: str = ""
+    """Where the agent's voice plays: ``aplay:<ALSA device>`` (e.g. ``aplay:default``), ``file:<path>``
+    (raw s16le 48 kHz stereo, tests) or empty (not played)."""
+    ui_timeouts: dict[str, float] = Field(default_factory=dict)
+    """Inactivity limits per session state in seconds, overriding the defaults (``{"choosing": 60}``)."""
+    ui_poll_interval_s: float = Field(default=3.0, gt=0)
+    """How often the waiting screen refreshes the ticket's position and estimate."""
+    ui_retry_interval_s: float = Field(default=5.0, gt=0)
+    """How often the UI retries the office while it is unreachable."""
+    chromium: str = "chromium"
+    """The browser the launcher starts in kiosk mode."""
 
     @field_validator("office_url")
     @classmethod

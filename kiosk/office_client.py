@@ -195,6 +195,112 @@ class OfficeClient:
             raise
         return True
 
+    # -- resident UI: catalog, queue, booking, ratings (kiosk/journey.py) -----------------------------
+
+    async def categories(self) -> list[dict[str, Any]]:
+        """The service categories (code, name, name_en)."""
+        data = await self._request("GET", "/api/catalog/categories")
+        return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+    async def leave_queue(self, ticket_id: int, reason: str = "resident left at the kiosk") -> dict[str, Any]:
+        """Leave the queue with a ticket (``POST /api/queue/tickets/{id}/leave``)."""
+        data = await self._request("POST", f"/api/queue/tickets/{ticket_id}/leave", json={"reason": reason})
+        return data if isinstance(data, dict) else {}
+
+    async def booking_slots(self, service_id: int, days: int | None = None) -> dict[str, Any]:
+        """Bookable slots of a service at this kiosk's office."""
+        params: dict[str, Any] = {"service_id": service_id}
+        if days is not None:
+            params["days"] = days
+        data = await self._request("GET", "/api/kiosk/booking/slots", params=params)
+        return data if isinstance(data, dict) else {}
+
+    async def hold_slot(self, service_id: int, starts_at: str, *, idempotency_key: str) -> dict[str, Any]:
+        """Hold a place in a slot (``hold_token`` in the answer proves ownership)."""
+        data = await self._request(
+            "POST",
+            "/api/kiosk/booking/holds",
+            json={"service_id": service_id, "starts_at": starts_at},
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return data if isinstance(data, dict) else {}
+
+    async def release_hold(self, hold_id: int, hold_token: str) -> None:
+        """Give a hold back."""
+        await self._request(
+            "POST", f"/api/kiosk/booking/holds/{hold_id}/release", json={"hold_token": hold_token}
+        )
+
+    async def confirm_booking(
+        self, hold_id: int, hold_token: str, id_number: str, *, id_source: str, phone: str | None = None
+    ) -> dict[str, Any]:
+        """Confirm a hold with the resident's identity; the booking (code, slot, print lines)."""
+        body: dict[str, Any] = {"hold_token": hold_token, "id_number": id_number, "id_source": id_source}
+        if phone:
+            body["phone"] = phone
+        data = await self._request("POST", f"/api/kiosk/booking/holds/{hold_id}/confirm", json=body)
+        return data if isinstance(data, dict) else {}
+
+    async def cancel_booking(self, code: str, id_number: str, reason: str) -> dict[str, Any]:
+        """Cancel a booking (code + ID number), before the cut-off."""
+        data = await self._request(
+            "POST",
+            "/api/kiosk/appointments/cancel",
+            json={"code": code, "id_number": id_number, "reason": reason},
+        )
+        return data if isinstance(data, dict) else {}
+
+    async def check_in(self, id_number: str, code: str | None = None) -> dict[str, Any]:
+        """Check in for a booking (by ID number, and the code when the resident has it)."""
+        body: dict[str, Any] = {"id_number": id_number}
+        if code:
+            body["code"] = code
+        data = await self._request("POST", "/api/kiosk/appointments/check-in", json=body)
+        return data if isinstance(data, dict) else {}
+
+    async def rating_reasons(self) -> list[dict[str, Any]] | None:
+        """Reasons offered for levels 1–2 (``[{code, zh, en}]``); None when the office has no such endpoint."""
+        try:
+            data = await self._request("GET", "/api/kiosk/rating-reasons")
+        except OfficeError as err:
+            if err.status in (404, 405):
+                return None
+            raise
+        return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+    async def rate(
+        self,
+        ticket_id: int,
+        level: int,
+        reasons: list[str],
+        *,
+        content_version: str,
+        call_id: str | None = None,
+        comment: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Record the resident's rating (contract C4); None when the office has no ratings endpoint yet.
+
+        A second rating for the same ticket raises :class:`OfficeError` 409 ``already_rated``.
+        """
+        body: dict[str, Any] = {
+            "ticket_id": ticket_id,
+            "level": level,
+            "reasons": reasons,
+            "content_version": content_version,
+        }
+        if call_id is not None:
+            body["call_id"] = call_id
+        if comment:
+            body["comment"] = comment
+        try:
+            data = await self._request("POST", "/api/kiosk/ratings", json=body)
+        except OfficeError as err:
+            if err.status in (404, 405) and err.code in ("error", "not_found"):
+                logger.info("office has no ratings endpoint yet; rating kept local")
+                return None
+            raise
+        return data if isinstance(data, dict) else {}
+
     # -- internals --------------------------------------------------------------------------------
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -97,6 +97,8 @@ class PeerSettings:
     """Decode latency stamps on received video (see :func:`kiosk.media.read_stamp`)."""
     video_codec: str = "VP8"
     """Preferred video codec (``VP8`` or ``H264``; aiortc has no VP9/AV1): offered first, the other kept as fallback."""
+    tap: Callable[[MediaStreamTrack], MediaStreamTrack] | None = None
+    """Wraps each received track before it is drained (the resident UI shows the agent's video from it)."""
 
 
 @dataclass
@@ -277,6 +279,8 @@ class CallPeer:
         task.add_done_callback(self._tasks.discard)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
+        if self.settings.tap is not None:
+            track = self.settings.tap(track)
         counter = self.counters.received.setdefault(track.kind, FrameCounter())
         stamps = self.settings.read_stamps and track.kind == "video"
         self._spawn(drain(track, counter, read_stamps=stamps), f"drain-{track.kind}-g{self.generation}")

@@ -12,8 +12,8 @@ resumes by itself) and:
 - ends the media on ``call.end``, ``call.cancel`` or ``call.state`` ``ended``;
 - reports device health every ``health_interval_s`` through ``report_health``.
 
-Seam for the resident UI (``kiosk/web.py``, built separately): ``on_call(call_id | None)`` and
-``on_hw_request`` observers, the ``consent`` hook of the device service, and :attr:`call`.
+Seam for the resident UI (``kiosk/web.py``): ``on_call(call_id | None)`` and ``on_hw`` (each
+stage and the result of an agent's hardware request) observers, the ``consent`` hook of the device service, and :attr:`call`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 from aiortc import RTCIceServer
 from pydantic import JsonValue
 
-from kiosk.devices import DeviceService
+from kiosk.devices import DeviceService, HwOutcomeData
 from kiosk.media_session import MediaSession
 from kiosk.peer import BlobNotSent, PeerSettings, TrackFactory
 from signaling.client import SignalingClient
@@ -52,7 +52,7 @@ from signaling.messages import (
     HwResult,
 )
 
-__all__ = ["CallReporter", "HealthReporter", "IceServersSource", "KioskRuntime"]
+__all__ = ["CallReporter", "HealthReporter", "HwObserver", "IceServersSource", "KioskRuntime"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,10 @@ HealthReporter = Callable[[dict[str, Any]], Awaitable[None]]
 
 CallReporter = Callable[[str, str], Awaitable[None]]
 """Tell the office ``(call_id, "connected" | "reconnecting")`` (``POST /api/calls/{id}/report``)."""
+
+HwObserver = Callable[[HwRequest, str, HwOutcomeData | None], None]
+"""Told each stage of an agent's hardware request (``awaiting_consent`` … ``sending_still``) and,
+with stage ``"result"``, its outcome (the resident UI shows progress, the result and document stills)."""
 
 IceServersSource = Callable[[], Awaitable[tuple[RTCIceServer, ...]]]
 """Fetch the ICE servers for a new call (``GET /api/calls/ice-servers``; TURN credentials expire)."""
@@ -81,7 +85,9 @@ class KioskRuntime:
         on_call: Callable[[str | None], None] | None = None,
         report_call: CallReporter | None = None,
         ice_servers: IceServersSource | None = None,
+        on_hw: HwObserver | None = None,
     ) -> None:
+        self.on_hw = on_hw
         self.report_call = report_call
         self.ice_servers = ice_servers
         self.signaling = signaling
@@ -212,11 +218,15 @@ class KioskRuntime:
 
     async def _on_hw(self, request: HwRequest) -> None:
         async def progress(stage: str) -> None:
+            if self.on_hw is not None:
+                self.on_hw(request, stage, None)
             await self.signaling.send(
                 HwProgress(call_id=request.call_id, request_id=request.request_id, stage=stage)
             )
 
         result = await self.devices.handle(request, progress)
+        if self.on_hw is not None:
+            self.on_hw(request, "result", result)
         data, outcome, error = result.data, result.outcome, result.error
         if result.blobs:
             transfers: list[JsonValue] = []

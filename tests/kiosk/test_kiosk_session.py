@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from kiosk.session import (
     DEFAULT_TIMEOUTS,
+    SCREENS,
     TRANSITIONS,
     ApplyDefaultRating,
     Event,
@@ -38,6 +39,10 @@ def test_take_a_number_be_served_and_rate() -> None:
     s.handle(Event.CALL_STARTED, 10_001)
     s.handle(Event.CALL_ENDED, 10_600, case_id="C-1")
     actions = s.handle(Event.RATED, 10_610)
+    assert actions == [Wipe(), Show("goodbye"), Speak("prompt.goodbye")]
+    assert not s.data.holds_personal_data()
+    assert s.data.language == "en"  # the thank-you is still in the resident's language
+    actions = s.tick(10_620)
     assert _states(s) == [
         "idle",
         "choosing",
@@ -46,6 +51,7 @@ def test_take_a_number_be_served_and_rate() -> None:
         "waiting",
         "in_call",
         "rating",
+        "goodbye",
         "idle",
     ]
     assert actions[0] == Wipe()
@@ -61,7 +67,7 @@ def test_book_an_appointment_then_leave() -> None:
     s.handle(Event.IDENTIFIED, 1, identity=CARD, service_code="CIV-ELDER")
     s.handle(Event.BOOKING_STARTED, 2)
     actions = s.handle(Event.BOOKED, 3, booking_code="K7Q2")
-    assert _states(s) == ["idle", "choosing", "identified", "booking", "idle"]
+    assert _states(s) == ["idle", "choosing", "identified", "booking", "goodbye"]
     assert Wipe() in actions
     assert s.data.booking_code is None
 
@@ -88,7 +94,7 @@ def test_unrated_case_gets_the_default_rating_and_a_wipe() -> None:
     assert s.tick(59.9) == []
     actions = s.tick(60)
     assert actions[:2] == [ApplyDefaultRating("C-9"), Wipe()]
-    assert s.state is State.IDLE
+    assert s.state is State.GOODBYE
 
 
 @pytest.mark.parametrize("state", [st_ for st_, limit in DEFAULT_TIMEOUTS.items() if limit is not None])
@@ -107,7 +113,7 @@ def test_touch_resets_the_inactivity_timer() -> None:
     s = Session()
     s.handle(Event.START, 0)
     s.touch(100)
-    assert s.tick(219) == []
+    assert s.tick(219.999) == []
     assert _states(s)[-1] == "choosing"
     s.tick(220)
     assert _states(s)[-1] == "idle"
@@ -172,3 +178,83 @@ def test_random_journeys_never_keep_personal_data_in_idle(steps: list[tuple[Even
                 s.handle(event, now)
         if s.state is State.IDLE:
             assert not s.data.holds_personal_data()
+
+
+def test_identify_by_card_after_consent_then_leave_the_queue() -> None:
+    """Consent screen → card read → number → leave the queue: goodbye wipes, then back to welcome."""
+    s = Session()
+    s.handle(Event.START, 0)
+    assert s.handle(Event.IDENTIFY, 1, service_code="GOV-SSC-APPLY") == [
+        Show("identify"),
+        Speak("prompt.identify"),
+    ]
+    s.handle(Event.IDENTIFIED, 2, identity=CARD, id_number="110101199003070025")
+    assert s.data.id_number == "110101199003070025"
+    s.handle(Event.TICKET_ISSUED, 3, ticket={"number": "A001"}, call_id=None)
+    s.tick(33)
+    assert s.handle(Event.LEAVE_QUEUE, 40)[0] == Wipe()
+    assert s.state is State.GOODBYE and not s.data.holds_personal_data()
+    assert _states(s)[-1] == "goodbye"
+    s.tick(50)
+    assert s.state is State.IDLE
+
+
+def test_identifying_back_and_timeout() -> None:
+    """From the consent/card screen, back returns to the services, inactivity to the welcome screen."""
+    s = Session()
+    s.handle(Event.START, 0)
+    s.handle(Event.IDENTIFY, 1)
+    s.handle(Event.BACK, 2)
+    assert s.state is State.CHOOSING
+    s.handle(Event.IDENTIFY, 3, service_code="X")
+    assert s.tick(92.999) == []
+    assert s.tick(93)[0] == Wipe()
+    assert s.state is State.IDLE and not s.data.holds_personal_data()
+
+
+def test_office_closing_the_ticket_ends_the_wait() -> None:
+    """A ticket ended by the office (no-show, staff) while waiting: goodbye with a wipe."""
+    s = Session()
+    s.handle(Event.START, 0)
+    s.handle(Event.TICKET_ISSUED, 1, ticket={"number": "A9"})
+    s.tick(31)
+    assert s.state is State.WAITING
+    assert s.handle(Event.TICKET_CLOSED, 99)[0] == Wipe()
+    assert s.state is State.GOODBYE
+
+
+def test_cancel_a_booking_then_the_next_resident_starts() -> None:
+    """Cancelling a booking says goodbye; a touch during goodbye starts a fresh session."""
+    s = Session()
+    s.handle(Event.START, 0, language="en")
+    s.handle(Event.IDENTIFIED, 1, identity=CARD, booking_code="K7Q2")
+    s.handle(Event.BOOKING_CANCELLED, 2)
+    assert s.data.booking_code is None
+    s.handle(Event.START, 3, language="zh-CN")
+    assert s.state is State.CHOOSING and not s.data.holds_personal_data()
+
+
+@pytest.mark.parametrize(("state", "event"), sorted(TRANSITIONS, key=lambda k: (k[0].value, k[1].value)))
+def test_every_legal_transition_lands_where_the_table_says(state: State, event: Event) -> None:
+    """Each tabled (state, event) moves to its target, shows its screen and speaks its prompt."""
+    s = Session(state=state, last_activity=1.0)
+    s.data.identity = dict(CARD)
+    actions = s.handle(event, 2.0)
+    target = TRANSITIONS[(state, event)]
+    screen, prompt = SCREENS[target]
+    assert s.state is target and s.last_activity == 2.0 and s.history[-1] is target
+    assert actions[-2:] == [Show(screen), Speak(prompt)]
+    wiped = Wipe() in actions
+    assert wiped == (target in (State.IDLE, State.GOODBYE))
+    assert s.data.holds_personal_data() is not wiped
+
+
+def test_every_state_has_a_screen_a_prompt_and_a_timeout_entry() -> None:
+    """No state is missing its screen, voice prompt or inactivity setting."""
+    assert set(SCREENS) == set(State) == set(DEFAULT_TIMEOUTS)
+    assert all(screen and prompt.startswith("prompt.") for screen, prompt in SCREENS.values())
+    assert {s for s, limit in DEFAULT_TIMEOUTS.items() if limit is None} == {
+        State.IDLE,
+        State.WAITING,
+        State.IN_CALL,
+    }
