@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -114,6 +115,13 @@ class Ticket(Base):
         UniqueConstraint("active_key"),
         CheckConstraint("number >= 1", name="number_pos"),
         Index("ix_tickets_queue_pick", "office_id", "state", "priority", "order_at"),
+        # Statistics (migration 0007): a period's tickets of one office.
+        Index(
+            "ix_tickets_office_day",
+            "office_id",
+            "business_date",
+            postgresql_include=["station_id", "service_id", "state", "ended_by", "issued_at"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -164,6 +172,17 @@ class TicketEvent(Base):
     """One stamped transition of a ticket (the period table: wait, ring and serve times are exact)."""
 
     __tablename__ = "ticket_events"
+    __table_args__ = (
+        # Statistics (migration 0007): the events entering or leaving ``serving``, by office and time.
+        Index(
+            "ix_ticket_events_serving",
+            "office_id",
+            "at",
+            postgresql_include=["ticket_id", "agent_id", "event", "from_state", "to_state"],
+            postgresql_where=text("to_state = 'serving' OR from_state = 'serving'"),
+            sqlite_where=text("to_state = 'serving' OR from_state = 'serving'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
