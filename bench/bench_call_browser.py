@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -350,12 +351,15 @@ class Bench:
             int(browser["unreadable"]) + sum(1 for ms in raw if not -1000 < ms < 10_000),
         )
 
-    async def call(self, side: Side, hold: float) -> CallResult:
+    async def call(self, side: Side, hold: float, screenshot: Path | None = None) -> CallResult:
         cpu0 = side.proc.cpu_s()
         click, agent_first, kiosk_first, pc_index = await self.start_call(side)
         cpu1, t1 = side.proc.cpu_s(), time.monotonic()
         await asyncio.sleep(hold)
         cpu2, t2 = side.proc.cpu_s(), time.monotonic()
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            await side.page.screenshot(path=str(screenshot))
         browser = await side.page.evaluate("() => window.__bench.take()")
         probe = side.probe.take()
         await self.end_call(side)
@@ -415,16 +419,17 @@ def _signed(ms: int) -> int:
 
 def stages(browser: dict[str, Any], click: float, pc_index: int, kiosk_first: float) -> dict[str, float]:
     """Milestones of one call's set-up in ms after the click (browser clock): each request's end
-    (``GET /api/calls/ice-servers`` etc., ids replaced by ``{id}``), the peer connection created,
+    (``GET /api/calls/ice-servers`` etc., ids replaced by ``{id}``), the first signaling message
+    of each type in and out (``ws in description:offer``…), the peer connection created,
     the remote description applied, connected, first frame in the browser and in the kiosk."""
     out: dict[str, float] = {}
     for f in browser["fetches"]:
         if f["start"] >= click:
-            path = "/".join(
-                "{id}" if part.startswith("call-") or part.isdigit() else part
-                for part in f["path"].split("/")
-            )
+            path = re.sub(r"/(call-[0-9a-f]{32}|[0-9]+)(?=/|$)", "/{id}", f["path"])
             out.setdefault(f"fetch {path} done", f["end"] - click)
+    for m in browser.get("messages", []):
+        if m["t"] >= click:
+            out.setdefault(f"ws {m['dir']} {m['type']}", m["t"] - click)
     peer = browser["peers"][pc_index]
     for key in ("created", "remote", "connected", "first"):
         if peer.get(key) is not None:
@@ -574,13 +579,25 @@ async def run(args: argparse.Namespace) -> None:
             # one warm-up call each (imports, codec start-up), not counted
             await bench.call(doorstep, 1.0)
             await bench.call(baseline, 1.0)
+            # both processes idle (no call) over the same 5 s: what a call adds is on top of this
+            idle_from = {side.name: (side.proc.cpu_s(), time.monotonic()) for side in (doorstep, baseline)}
+            await asyncio.sleep(5)
+            idle = {
+                side.name: 100
+                * (side.proc.cpu_s() - idle_from[side.name][0])
+                / (time.monotonic() - idle_from[side.name][1])
+                for side in (doorstep, baseline)
+            }
             results: dict[str, list[CallResult]] = {"doorstep": [], "baseline": []}
             for i in range(args.calls):
                 order = (doorstep, baseline) if i % 2 == 0 else (baseline, doorstep)
                 for side in order:
-                    results[side.name].append(await bench.call(side, args.hold))
+                    shot = (
+                        args.artifacts / f"callbench-{side.name}.png" if args.artifacts and i == 0 else None
+                    )
+                    results[side.name].append(await bench.call(side, args.hold, shot))
             load_calls = os.getloadavg()
-            report_calls(results, args, offset, uncertainty, load_before, load_calls)
+            report_calls(results, args, offset, uncertainty, load_before, load_calls, idle)
             if args.minutes > 0:
                 long_d = await bench.long_call(doorstep, args.minutes)
                 long_b = await bench.long_call(baseline, args.minutes)
@@ -611,6 +628,7 @@ def report_calls(
     uncertainty: float,
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
+    idle: dict[str, float],
 ) -> None:
     d, b = results["doorstep"], results["baseline"]
 
@@ -697,6 +715,8 @@ def report_calls(
         baseline_bare_aiortc_p50=cpu_b,
         baseline_bare_aiortc_p95=pct([r.cpu_hold_pct for r in b], 0.95),
         ratio_p50=ratio(cpu_d, cpu_b),
+        kiosk_idle=round(idle["doorstep"], 1),
+        baseline_idle=round(idle["baseline"], 1),
         kiosk_cpu_s_per_call_p50=pct([r.cpu_call_s for r in d], 0.5),
         baseline_cpu_s_per_call_p50=pct([r.cpu_call_s for r in b], 0.5),
         hold_s=args.hold,
@@ -713,6 +733,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20, help="calls measured on each side (default 20)")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the memory call (0: skip)")
     parser.add_argument("--hold", type=float, default=5.0, help="seconds each measured call is held")
+    parser.add_argument(
+        "--artifacts", type=Path, help="save a screenshot of each page in its first call here"
+    )
     args = parser.parse_args()
     asyncio.run(run(args))
 

@@ -2,7 +2,8 @@
 // before any page script runs (init scripts are not bound by the page's CSP). The page itself is
 // not changed. Same script on the agent console and on the bare baseline page.
 //
-// - Clicks: every click's target id and Date.now(), captured before the page's handlers run.
+// - Clicks: every click's target id and Date.now(), captured before the page's handlers run;
+//   fetches (path, start, end) and signaling WebSocket messages (type, time) for the set-up stages.
 // - Camera: getUserMedia's video is replaced by a 640×480@30 canvas stream (a moving pattern) with
 //   Date.now() drawn into the top rows as 16×16 black/white blocks, 32 a row (the layout of
 //   kiosk.media.stamp at twice the block size, so it survives Chromium scaling its sent video down
@@ -24,15 +25,17 @@
     peers: [], // {created, first, closed}
     latency: [], // [receive wall ms, latency ms, counter]
     fetches: [], // {path, start, end}
+    messages: [], // {dir: "in"|"out", type, t}: signaling WebSocket messages
     unreadable: 0,
     sent: 0,
   };
   window.__bench = bench;
   bench.take = () => {
     const peers = bench.peers.map(({ created, remote, connected, first, closed }) => ({ created, remote, connected, first, closed }));
-    const out = { clicks: bench.clicks, fetches: bench.fetches, peers, latency: bench.latency, unreadable: bench.unreadable, sent: bench.sent };
+    const out = { clicks: bench.clicks, fetches: bench.fetches, messages: bench.messages, peers, latency: bench.latency, unreadable: bench.unreadable, sent: bench.sent };
     bench.clicks = [];
     bench.fetches = [];
+    bench.messages = [];
     bench.latency = [];
     bench.unreadable = 0;
     return out;
@@ -58,6 +61,33 @@
       bench.fetches.push({ path: url.pathname, start, end: Date.now() });
     }
   };
+
+  // Signaling messages (JSON with a "type") in and out, by type, sub-typed by state or SDP type.
+  const kindOf = (data) => {
+    try {
+      const m = JSON.parse(data);
+      if (m.type === "ping" || m.type === "pong") return null;
+      return m.type + (m.sdp_type ? `:${m.sdp_type}` : m.state ? `:${m.state}` : "");
+    } catch {
+      return null;
+    }
+  };
+  const NativeWebSocket = window.WebSocket;
+  class BenchWebSocket extends NativeWebSocket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => {
+        const type = typeof event.data === "string" ? kindOf(event.data) : null;
+        if (type) bench.messages.push({ dir: "in", type, t: Date.now() });
+      });
+    }
+    send(data) {
+      const type = typeof data === "string" ? kindOf(data) : null;
+      if (type) bench.messages.push({ dir: "out", type, t: Date.now() });
+      super.send(data);
+    }
+  }
+  window.WebSocket = BenchWebSocket;
 
   // --- stamped camera --------------------------------------------------------------------------
   const open = () => bench.peers.some((p) => p.pc.connectionState !== "closed" && p.pc.signalingState !== "closed");
