@@ -26,7 +26,9 @@ def process_overdue(ctx: OfficeContext) -> int:
     now = ctx.clock.now()
     announced: list[tuple[int, dict[str, Any]]] = []
     with ctx.read_db() as s:
-        zones = dict(s.execute(select(Office.id, Office.timezone)).tuples())
+        zones: dict[int, str] = {
+            row.id: row.timezone for row in s.execute(select(Office.id, Office.timezone))
+        }
     for office_id, zone in zones.items():
         today = business_date(now, zone)
         with writing(ctx) as s:
