@@ -2,6 +2,11 @@
 50 concurrent HTTP clients, on SQLite and on PostgreSQL, each beside a raw-SQL baseline doing the
 same row writes with 50 threads on the same database in the same run.
 
+The clients run in a separate load-generator process (:mod:`bench.loadgen`, keep-alive HTTP/1.1 on
+raw asyncio streams) so that client CPU is not measured as office latency; the office's own CPU per
+request (its process tree, from ``/proc``) is reported beside the latencies. ``--workers N`` runs N
+office processes (uvicorn's multi-process mode) on the same database.
+
 * take-number: ``POST /api/queue/tickets`` from 10 kiosks (device tokens), Idempotency-Key set.
   Baseline: counter upsert + ticket insert + event insert in one transaction.
 * call-next: in each round all 50 agents press call-next at once (timed), then answer, complete and
@@ -10,13 +15,12 @@ same row writes with 50 threads on the same database in the same run.
   update + event insert in one transaction.
 
 Prints one JSON object per line. Target: call-next p95 < 150 ms with 50 agents on PostgreSQL.
-Run: ``.venv/bin/python bench/bench_queue.py [--pg postgresql://…] [--skip-pg]``.
+Run: ``.venv/bin/python bench/bench_queue.py [--pg postgresql://…] [--skip-pg] [--skip-sqlite] [--workers N]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import signal
@@ -155,7 +159,16 @@ def prepare(kind: str, pg_url: str) -> World:
     return world
 
 
-def start_office(world: World) -> tuple[subprocess.Popen[bytes], str]:
+def office_app() -> Any:
+    """Application factory for ``uvicorn --factory --workers N`` (settings from the environment)."""
+    from office.app import create_app
+
+    return create_app(Settings())
+
+
+def start_office(world: World, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+    """The office as it is deployed: ``doorstep office run``; with ``workers`` > 1, uvicorn's
+    multi-process mode on the same database (each worker a full office)."""
     port = free_port()
     env = {
         **os.environ,
@@ -168,8 +181,20 @@ def start_office(world: World) -> tuple[subprocess.Popen[bytes], str]:
     if world.schema:
         env["PGOPTIONS"] = f"-csearch_path={world.schema}"
     log = open(Path(tempfile.mkdtemp()) / "office.log", "wb")  # noqa: SIM115 - closed with the process
+    command = [sys.executable, "-m", "doorstep.cli", "office", "run", "--no-migrate"]
+    if workers > 1:
+        command = [sys.executable, "-m", "uvicorn", "--factory", "bench.bench_queue:office_app"]
+        command += [
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "doorstep.cli", "office", "run", "--no-migrate"],
+        command,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -203,86 +228,60 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 # --- through the office ---------------------------------------------------------------------------
 
 
-async def take_numbers(url: str, world: World, per_client: int) -> tuple[list[float], float]:
-    latencies: list[float] = []
-
-    async def client(i: int) -> None:
-        headers = {"Authorization": f"Bearer {world.kiosk_tokens[i % KIOSKS]}"}
-        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as c:
-            for _ in range(per_client):
-                t0 = time.perf_counter()
-                r = await c.post(
-                    "/api/queue/tickets",
-                    json={"service_id": world.service_id},
-                    headers={"Idempotency-Key": uuid.uuid4().hex},
-                )
-                latencies.append((time.perf_counter() - t0) * 1000)
-                assert r.status_code == 201, r.text
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(CLIENTS)))
-    return latencies, time.perf_counter() - t0
-
-
-async def http_floor(url: str, world: World, rounds: int) -> list[float]:
-    """The same bursts of 50 simultaneous authenticated requests on ``GET /api/auth/me``: the cost
-    of the HTTP stack and session check alone, for comparison with call-next."""
-    latencies: list[float] = []
-    barrier = asyncio.Barrier(CLIENTS)
-
-    async def agent(i: int) -> None:
-        cookie = world.agents[i][1]
-        async with httpx.AsyncClient(base_url=url, cookies={"doorstep_session": cookie}, timeout=60) as c:
-            for _ in range(rounds):
-                await barrier.wait()
-                t0 = time.perf_counter()
-                r = await c.get("/api/auth/me")
-                latencies.append((time.perf_counter() - t0) * 1000)
-                assert r.status_code == 200, r.text
-
-    await asyncio.gather(*(agent(i) for i in range(CLIENTS)))
-    return latencies
+def load(scenario: str, url: str, world: World, **params: int) -> dict[str, Any]:
+    """Run one scenario of :mod:`bench.loadgen` in its own process against the office at ``url``."""
+    plan = {
+        "scenario": scenario,
+        "url": url,
+        "service_id": world.service_id,
+        "kiosk_tokens": world.kiosk_tokens,
+        "agents": world.agents,
+        **params,
+    }
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("loadgen.py"))],
+        input=json.dumps(plan).encode(),
+        capture_output=True,
+        check=False,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"load generator failed: {proc.stderr.decode()[-3000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
 
 
-async def call_next(url: str, world: World, rounds: int) -> tuple[list[float], float, int]:
-    """``rounds`` times: all 50 agents press call-next at the same instant (timed), then each
-    answers, completes and goes available again (untimed) before the next round."""
-    latencies: list[float] = []
-    offered: list[int] = []
-    barrier = asyncio.Barrier(CLIENTS)
-    busy = 0.0
+def _tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its descendants (Linux ``/proc``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += times.get(p, 0.0)
+        todo.extend(c for c, parent in parents.items() if parent == p)
+    return total
 
-    async def agent(i: int) -> None:
-        nonlocal busy
-        _, cookie, csrf = world.agents[i]
-        async with httpx.AsyncClient(
-            base_url=url, cookies={"doorstep_session": cookie}, headers={"X-CSRF-Token": csrf}, timeout=60
-        ) as c:
-            r = await c.put("/api/queue/agents/me/state", json={"state": "available", "window_no": i + 1})
-            assert r.status_code == 200, r.text
-            for _ in range(rounds):
-                await barrier.wait()
-                t0 = time.perf_counter()
-                r = await c.post("/api/queue/call-next")
-                elapsed = time.perf_counter() - t0
-                latencies.append(elapsed * 1000)
-                busy = max(busy, elapsed)
-                assert r.status_code == 200, r.text
-                ticket = r.json()["ticket"]
-                assert ticket is not None
-                offered.append(ticket["id"])
-                await barrier.wait()  # every press answered before anyone moves on
-                for path in ("answer", "complete"):
-                    r = await c.post(f"/api/queue/tickets/{ticket['id']}/{path}", json={})
-                    assert r.status_code == 200, r.text
-                r = await c.put("/api/queue/agents/me/state", json={"state": "available"})
-                assert r.status_code == 200, r.text
 
-    t0 = time.perf_counter()
-    await asyncio.gather(*(agent(i) for i in range(CLIENTS)))
-    elapsed = time.perf_counter() - t0
-    assert len(offered) == len(set(offered)), "a ticket was offered twice"
-    return latencies, elapsed, len(offered)
+class ServerCpu:
+    """CPU the office process tree spent during a phase, per request."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.pid = proc.pid
+        self.start = _tree_cpu_s(self.pid)
+
+    def per_request_ms(self, requests: int) -> float:
+        return round((_tree_cpu_s(self.pid) - self.start) * 1000 / max(1, requests), 2)
 
 
 # --- raw-SQL baselines ----------------------------------------------------------------------------
@@ -393,55 +392,69 @@ def baseline_call(world: World, cycles: int) -> tuple[list[float], float]:
     return _threads(CLIENTS, work)
 
 
-def run(kind: str, pg_url: str, takes: int, cycles: int) -> None:
+def _latency(lat: list[float], prefix: str = "") -> dict[str, float]:
+    return {f"{prefix}p50_ms": round(statistics.median(lat), 1), f"{prefix}p95_ms": round(pct(lat, 0.95), 1)}
+
+
+def run(kind: str, pg_url: str, takes: int, cycles: int, workers: int) -> None:
     world = prepare(kind, pg_url)
     proc = None
     try:
-        proc, url = start_office(world)
-        lat, secs = asyncio.run(take_numbers(url, world, takes))
-        base, base_secs = baseline_take(world, takes)
+        proc, url = start_office(world, workers)
+        cpu = ServerCpu(proc)
+        took = load("take_numbers", url, world, takes=takes)
+        lat, secs = took["latencies"], took["seconds"]
         n = len(lat)
+        take_cpu = cpu.per_request_ms(n)
+        base, base_secs = baseline_take(world, takes)
         emit(
             bench="queue.take_number",
             engine=kind,
+            office_workers=workers,
             clients=CLIENTS,
             kiosks=KIOSKS,
             requests=n,
             per_s=round(n / secs, 1),
-            p50_ms=round(statistics.median(lat), 1),
-            p95_ms=round(pct(lat, 0.95), 1),
+            **_latency(lat),
+            office_cpu_ms_per_request=take_cpu,
             baseline="raw SQL: counter upsert + ticket insert + event insert, 50 threads",
             baseline_per_s=round(len(base) / base_secs, 1),
-            baseline_p50_ms=round(statistics.median(base), 2),
-            baseline_p95_ms=round(pct(base, 0.95), 2),
+            **_latency(base, "baseline_"),
             ratio_p95=round(pct(lat, 0.95) / pct(base, 0.95), 2),
             ratio_throughput=round((n / secs) / (len(base) / base_secs), 3),
         )
-        floor = asyncio.run(http_floor(url, world, cycles))
-        lat, secs, offered = asyncio.run(call_next(url, world, cycles))
+        cpu = ServerCpu(proc)
+        floor = load("http_floor", url, world, cycles=cycles)["latencies"]
+        floor_cpu = cpu.per_request_ms(len(floor))
+        cpu = ServerCpu(proc)
+        called = load("call_next", url, world, cycles=cycles)
+        # 4 requests per agent and round (call-next, answer, complete, available) + 1 to start.
+        call_cpu = cpu.per_request_ms(CLIENTS * (4 * cycles + 1))
+        lat, offered = called["latencies"], called["offered"]
+        assert len(offered) == len(set(offered)), "a ticket was offered twice"
         stop(proc)
         proc = None
         base, base_secs = baseline_call(world, cycles)
         emit(
             bench="queue.call_next",
             engine=kind,
+            office_workers=workers,
             agents=CLIENTS,
-            calls=offered,
-            duplicates=0,
+            calls=len(offered),
+            duplicates=len(offered) - len(set(offered)),
             rounds=cycles,
-            calls_per_s=round(offered / secs, 1),
-            p50_ms=round(statistics.median(lat), 1),
-            p95_ms=round(pct(lat, 0.95), 1),
+            calls_per_s=round(len(offered) / called["burst_seconds"], 1),
+            **_latency(lat),
             target_p95_ms=150 if kind == "postgresql" else None,
+            office_cpu_ms_per_request=call_cpu,
             scenario="each round all 50 agents press call-next at once (timed); then answer, complete, available",
             baseline="raw SQL: pick (SKIP LOCKED on PostgreSQL) + CAS update + agent update + event, 50 threads",
             baseline_per_s=round(len(base) / base_secs, 1),
-            baseline_p50_ms=round(statistics.median(base), 2),
-            baseline_p95_ms=round(pct(base, 0.95), 2),
+            **_latency(base, "baseline_"),
             ratio_p95=round(pct(lat, 0.95) / pct(base, 0.95), 2),
             http_floor="same bursts on GET /api/auth/me (HTTP stack + session check only)",
-            http_floor_p50_ms=round(statistics.median(floor), 1),
-            http_floor_p95_ms=round(pct(floor, 0.95), 1),
+            **_latency(floor, "http_floor_"),
+            http_floor_office_cpu_ms_per_request=floor_cpu,
         )
     finally:
         if proc is not None:
@@ -462,10 +475,13 @@ def main() -> None:
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--takes", type=int, default=8, help="take-number requests per client")
     parser.add_argument("--cycles", type=int, default=4, help="rounds of 50 simultaneous call-next presses")
+    parser.add_argument("--workers", type=int, default=1, help="office processes (uvicorn --workers)")
+    parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
-    run("sqlite", args.pg, args.takes, args.cycles)
+    if not args.skip_sqlite:
+        run("sqlite", args.pg, args.takes, args.cycles, args.workers)
     if not args.skip_pg:
-        run("postgresql", args.pg, args.takes, args.cycles)
+        run("postgresql", args.pg, args.takes, args.cycles, args.workers)
 
 
 if __name__ == "__main__":

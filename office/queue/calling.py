@@ -7,7 +7,11 @@ Call-next is one transaction that two agents can never both win:
 * the candidate is the first queued ticket in :mod:`office.queue.ordering` order among the services
   the agent may take, read ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (agents never wait for each
   other's rows), under SQLite's serialized writers otherwise;
-* it is claimed with ``UPDATE … WHERE id = :id AND state = :seen``; a miss tries the next one.
+* it is claimed with ``UPDATE … WHERE id = :id AND state = :seen AND version = :v``.
+
+The claim is written as fixed SQL in :mod:`office.queue.claim` (one statement on PostgreSQL);
+:func:`eligible_services_clause` and :func:`office.queue.ordering.sql_order` are the same rules as
+SQLAlchemy expressions, used by the tests as the reference the claim is checked against.
 """
 
 from __future__ import annotations
@@ -24,22 +28,19 @@ from office.audit import Actor
 from office.context import OfficeContext
 from office.errors import ApiError
 from office.models import AgentSkill, AgentState, AgentStatus, Priority, Service, Ticket, TicketState
+from office.queue.claim import claim_next
 from office.queue.closing import close_past_days
 from office.queue.config import QueueConfig, load_config
-from office.queue.lifecycle import QUEUED_STATES
 from office.queue.live import publish_change
-from office.queue.ordering import sql_order
 from office.queue.transitions import move_agent, step
 from office.queue.txn import writing
 
 __all__ = ["call_next", "call_ticket", "eligible_services_clause", "process_timeouts"]
 
-_CLAIM_ATTEMPTS = 8
-
 
 def eligible_services_clause(agent_id: int) -> ColumnElement[bool]:
     """Tickets the agent may take: every service for a generalist (no skills, 全科); otherwise the
-    services needing one of their skills or none. One clause, evaluated inside the pick query."""
+    services needing one of their skills or none (the claim's SQL spells the same test)."""
     mine = select(AgentSkill.skill).where(AgentSkill.user_id == agent_id)
     return or_(
         ~exists(mine),
@@ -84,41 +85,13 @@ def _offer_values(ticket: Ticket, agent: AgentState, cfg: QueueConfig, now: date
 
 
 def call_next(ctx: OfficeContext, agent_id: int, office_id: int) -> Ticket | None:
-    """Offer the next eligible queued ticket to the agent; None when nothing is waiting for them."""
-    now = ctx.clock.now()
-    with writing(ctx) as s:
-        agent = _agent_row(s, agent_id)
-        if agent.office_id != office_id:
-            raise ApiError(403, "forbidden", "agent belongs to another office")
-        cfg = load_config(s, office_id)
-        q = (
-            select(Ticket)
-            .where(
-                Ticket.office_id == office_id,
-                Ticket.state.in_(QUEUED_STATES),
-                or_(Ticket.target_agent_id.is_(None), Ticket.target_agent_id == agent_id),
-            )
-            .order_by(*sql_order(now, cfg.max_wait_bound_min))
-            .limit(1)
-        )
-        q = q.where(eligible_services_clause(agent_id))
-        if s.get_bind().dialect.name == "postgresql":
-            q = q.with_for_update(skip_locked=True)
-        for _ in range(_CLAIM_ATTEMPTS):
-            ticket = s.scalar(q)
-            if ticket is None:
-                return None
-            try:
-                _offer(s, ticket, agent, cfg, now, actor=f"user:{agent_id}")
-            except ApiError as err:
-                if err.code == "ticket_changed":
-                    s.expire_all()
-                    continue
-                raise
-            break
-        else:
-            raise ApiError(409, "queue_busy", "the queue changed too fast; try again")
-    publish_change(ctx, office_id, "queue.called", [ticket])
+    """Offer the next eligible queued ticket to the agent; None when nothing is waiting for them.
+
+    The claim itself is :func:`office.queue.claim.claim_next` (one statement on PostgreSQL).
+    """
+    ticket = claim_next(ctx, agent_id, office_id, ctx.clock.now()).ticket
+    if ticket is not None:
+        publish_change(ctx, office_id, "queue.called", [ticket])
     return ticket
 
 

@@ -1,0 +1,267 @@
+"""Call-next as few statements as the engine allows: the hot path of the queue.
+
+Same rules as :func:`office.queue.calling.call_next` (which dispatches here), written as fixed SQL
+text so a press costs one round trip on PostgreSQL and a handful of cheap statements on SQLite,
+with no ORM unit of work:
+
+* **PostgreSQL** — one statement, run in autocommit (it is its own transaction): the agent's row is
+  read ``FOR UPDATE`` (a second press of the same agent waits, then sees ``ringing`` and loses);
+  the office's ring timeout and wait bound are read in the same statement (no cached settings);
+  the first eligible queued ticket in :mod:`office.queue.ordering` order is read
+  ``FOR UPDATE SKIP LOCKED`` (agents never wait for each other's candidates); data-modifying
+  CTEs then move the ticket to ``offered`` (state- and version-checked), the agent to ``ringing``
+  and stamp the ``offer`` event, and the claimed row comes back with ``RETURNING``.
+* **SQLite** — under the database write lock (``BEGIN IMMEDIATE``, taken fairly in-process by
+  :func:`office.queue.txn.writing`): agent and settings in one read, the pick, a state-checked
+  ``UPDATE … RETURNING``, the agent move and the event insert.
+
+The ORDER BY below is :func:`office.queue.ordering.sql_order` spelled in SQL (starving first, then
+priority, order_at, id); the eligibility test is
+:func:`office.queue.calling.eligible_services_clause`. Tests run the ordering scenarios on both
+engines and compare with :func:`office.queue.ordering.sort_key`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Integer, String, TextClause, bindparam, text
+from sqlalchemy.engine import Row
+
+from office.context import OfficeContext
+from office.errors import ApiError
+from office.models import AgentStatus, Ticket, TicketState
+from office.models.base import UTCDateTime
+from office.queue.config import QueueConfig
+from office.queue.lifecycle import QUEUED_STATES
+from office.queue.txn import writing
+
+__all__ = ["Claimed", "claim_next"]
+
+_QUEUED = ", ".join(f"'{s.value}'" for s in sorted(QUEUED_STATES))
+_DEFAULTS = QueueConfig(office_id=0)
+_TICKET_COLUMNS = [c.name for c in Ticket.__table__.columns]
+
+#: Tickets the agent may take (see ``eligible_services_clause``) among the office's queued ones.
+_ELIGIBLE = f"""
+    t.office_id = :office AND t.state IN ({_QUEUED})
+    AND (t.target_agent_id IS NULL OR t.target_agent_id = :agent)
+    AND (
+        NOT EXISTS (SELECT 1 FROM agent_skills k WHERE k.user_id = :agent)
+        OR t.service_id IN (
+            SELECT s.id FROM services s
+            WHERE s.skill = '' OR s.skill IN (SELECT k.skill FROM agent_skills k WHERE k.user_id = :agent)
+        )
+    )"""  # noqa: S608 - built from module constants only
+
+
+def _typed(sql: str, *times: str) -> TextClause:
+    """``sql`` with its office and agent parameters typed, and ``times`` bound as UTC instants."""
+    return text(sql).bindparams(
+        bindparam("office", type_=Integer()),
+        bindparam("agent", type_=Integer()),
+        *(bindparam(name, type_=UTCDateTime()) for name in times),
+    )
+
+
+def _returning_columns(stmt: TextClause, *extra: Any) -> Any:
+    typed = {c.name: c.type for c in Ticket.__table__.columns}
+    return stmt.columns(*extra, **typed)
+
+
+_PG_CLAIM = _returning_columns(
+    _typed(
+        f"""
+WITH cfg AS (
+    SELECT COALESCE(MAX(q.ring_timeout_s), :ring_default) AS ring_s,
+           COALESCE(MAX(q.max_wait_bound_min), :bound_default) AS bound_min
+    FROM queue_settings q WHERE q.office_id = :office
+),
+agent AS (
+    SELECT a.user_id, a.office_id, a.state, a.window_no FROM agent_states a
+    WHERE a.user_id = :agent
+    FOR UPDATE
+),
+pick AS (
+    SELECT t.id, t.state, t.version FROM tickets t, cfg
+    WHERE EXISTS (SELECT 1 FROM agent WHERE agent.state = 'available' AND agent.office_id = :office)
+      AND {_ELIGIBLE}
+    ORDER BY CASE WHEN t.queued_at <= :now - cfg.bound_min * INTERVAL '1 minute' THEN 0 ELSE 1 END,
+             t.priority, t.order_at, t.id
+    LIMIT 1
+    FOR UPDATE OF t SKIP LOCKED
+),
+offered AS (
+    UPDATE tickets t SET
+        state = 'offered', version = t.version + 1, agent_id = :agent, target_agent_id = NULL,
+        window_no = agent.window_no, called_at = :now,
+        first_called_at = COALESCE(t.first_called_at, :now),
+        ring_deadline = :now + cfg.ring_s * INTERVAL '1 second'
+    FROM pick, agent, cfg
+    WHERE t.id = pick.id AND t.state = pick.state AND t.version = pick.version
+    RETURNING t.*, pick.state AS from_state
+),
+moved AS (
+    UPDATE agent_states a SET state = 'ringing', since = :now, current_ticket_id = offered.id,
+        pause_reason = ''
+    FROM offered
+    WHERE a.user_id = :agent AND a.state = 'available'
+    RETURNING a.user_id
+),
+stamped AS (
+    INSERT INTO ticket_events (ticket_id, office_id, at, event, from_state, to_state, agent_id, actor, reason)
+    SELECT offered.id, offered.office_id, :now, 'offer', offered.from_state, 'offered', :agent, :actor, ''
+    FROM offered
+    RETURNING id
+)
+SELECT agent.state AS agent_state, agent.office_id AS agent_office,
+       -- A claim must move the agent and stamp the event: if not, divide by zero so that the
+       -- whole statement (its own transaction) fails and nothing is kept.
+       CASE WHEN offered.id IS NOT NULL
+            THEN 1 / ((SELECT count(*) FROM moved) * (SELECT count(*) FROM stamped)) END AS guard,
+       offered.*
+FROM (SELECT 1) AS one LEFT JOIN agent ON TRUE LEFT JOIN offered ON TRUE
+""",  # noqa: S608 - built from module constants only
+        "now",
+    ).bindparams(
+        bindparam("ring_default", value=_DEFAULTS.ring_timeout_s, type_=Integer()),
+        bindparam("bound_default", value=_DEFAULTS.max_wait_bound_min, type_=Integer()),
+        bindparam("actor", type_=String()),
+    ),
+)
+
+_SQLITE_AGENT = text(
+    """
+SELECT a.state, a.office_id, a.window_no,
+       COALESCE(q.ring_timeout_s, :ring_default) AS ring_s,
+       COALESCE(q.max_wait_bound_min, :bound_default) AS bound_min
+FROM agent_states a LEFT JOIN queue_settings q ON q.office_id = :office
+WHERE a.user_id = :agent
+"""
+).bindparams(
+    bindparam("ring_default", value=_DEFAULTS.ring_timeout_s, type_=Integer()),
+    bindparam("bound_default", value=_DEFAULTS.max_wait_bound_min, type_=Integer()),
+)
+
+_SQLITE_PICK = _typed(
+    f"""
+SELECT t.id, t.state, t.version FROM tickets t
+WHERE {_ELIGIBLE}
+ORDER BY CASE WHEN t.queued_at <= :cutoff THEN 0 ELSE 1 END, t.priority, t.order_at, t.id
+LIMIT 1
+""",  # noqa: S608 - built from module constants only
+    "cutoff",
+)
+
+_SQLITE_OFFER = _returning_columns(
+    text(
+        """
+UPDATE tickets SET
+    state = 'offered', version = version + 1, agent_id = :agent, target_agent_id = NULL,
+    window_no = :window, called_at = :now, first_called_at = COALESCE(first_called_at, :now),
+    ring_deadline = :deadline
+WHERE id = :id AND state = :state AND version = :version
+RETURNING *
+"""
+    ).bindparams(
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("deadline", type_=UTCDateTime()),
+    )
+)
+
+_SQLITE_MOVE = text(
+    """
+UPDATE agent_states SET state = 'ringing', since = :now, current_ticket_id = :id, pause_reason = ''
+WHERE user_id = :agent AND state = 'available'
+"""
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+_SQLITE_STAMP = text(
+    """
+INSERT INTO ticket_events (ticket_id, office_id, at, event, from_state, to_state, agent_id, actor, reason)
+VALUES (:id, :office, :now, 'offer', :state, 'offered', :agent, :actor, '')
+"""
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """The outcome of one press: the offered ticket (detached), or None when nothing is waiting."""
+
+    ticket: Ticket | None
+
+
+def _refuse(state: str | None, office_id: int | None, wanted_office: int) -> None:
+    if state is not None and office_id != wanted_office:
+        raise ApiError(403, "forbidden", "agent belongs to another office")
+    if state != AgentStatus.AVAILABLE:
+        shown = state if state is not None else AgentStatus.OFFLINE.value
+        raise ApiError(409, "agent_not_available", f"agent is {shown}; set your state to available first")
+
+
+def _ticket(row: Row[Any]) -> Ticket:
+    values = row._mapping
+    return Ticket(**{name: values[name] for name in _TICKET_COLUMNS})
+
+
+def claim_next(ctx: OfficeContext, agent_id: int, office_id: int, now: datetime) -> Claimed:
+    """Offer the next eligible queued ticket to the agent (see the module docstring)."""
+    actor = f"user:{agent_id}"
+    if ctx.engine.dialect.name == "postgresql":
+        with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            row = conn.execute(
+                _PG_CLAIM, {"now": now, "office": office_id, "agent": agent_id, "actor": actor}
+            ).one()
+        _refuse(row.agent_state, row.agent_office, office_id)
+        return Claimed(None if row.id is None else _ticket(row))
+    with writing(ctx) as s:
+        return Claimed(_claim_sqlite(s.connection(), agent_id, office_id, now, actor))
+
+
+def _claim_sqlite(
+    conn: Connection, agent_id: int, office_id: int, now: datetime, actor: str
+) -> Ticket | None:
+    agent = conn.execute(_SQLITE_AGENT, {"office": office_id, "agent": agent_id}).first()
+    _refuse(agent.state if agent else None, agent.office_id if agent else None, office_id)
+    assert agent is not None
+    cutoff = now - timedelta(minutes=agent.bound_min)
+    pick = conn.execute(
+        _SQLITE_PICK, {"now": now, "cutoff": cutoff, "office": office_id, "agent": agent_id}
+    ).first()
+    if pick is None:
+        return None
+    # The write lock is held from BEGIN IMMEDIATE: the picked row cannot change before this update.
+    row = conn.execute(
+        _SQLITE_OFFER,
+        {
+            "id": pick.id,
+            "state": pick.state,
+            "version": pick.version,
+            "agent": agent_id,
+            "window": agent.window_no,
+            "now": now,
+            "deadline": now + timedelta(seconds=agent.ring_s),
+        },
+    ).one()
+    moved = conn.execute(_SQLITE_MOVE, {"now": now, "id": pick.id, "agent": agent_id})
+    if moved.rowcount != 1:  # pragma: no cover - the write lock makes this impossible
+        raise ApiError(409, "agent_not_available", "agent changed state; try again")
+    conn.execute(
+        _SQLITE_STAMP,
+        {
+            "id": pick.id,
+            "office": office_id,
+            "now": now,
+            "state": pick.state,
+            "agent": agent_id,
+            "actor": actor,
+        },
+    )
+    return _ticket(row)
+
+
+# Keep the SQL defaults in step with the dataclass (a new tunable must be wired here explicitly).
+assert {f.name for f in fields(QueueConfig)} >= {"ring_timeout_s", "max_wait_bound_min"}
+assert TicketState.OFFERED.value == "offered" and AgentStatus.RINGING.value == "ringing"
