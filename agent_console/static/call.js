@@ -1,10 +1,13 @@
 // The agent's call panel: queue actions over REST, signaling over /ws/signaling, WebRTC with the
 // kiosk (the kiosk offers, this page answers and trickles its candidates; a new offer with a higher
 // generation replaces the peer connection), heartbeats on the "control" data channel, and a quality indicator from getStats.
+// Used alone by call.html and as the call module of the workbench (index.html): other modules import
+// sendSignal/startCall/callState and listen for "call:started", "call:ended", "call:signal" on document.
 import { api, ApiError, setCsrf } from "/console/api.js";
 import { load, t, toggle } from "/console/i18n.js";
 
 const $ = (id) => document.getElementById(id);
+const emit = (name, detail) => document.dispatchEvent(new CustomEvent(name, { detail }));
 const state = {
   me: null,
   ws: null,
@@ -42,8 +45,20 @@ function renderQuality() {
 // --- signaling -----------------------------------------------------------------------------------
 
 function send(message) {
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(message));
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+    state.ws.send(JSON.stringify(message));
+    return true;
+  }
+  return false;
 }
+
+/** Send a signaling message (e.g. hw.request); false when signaling is down. */
+export function sendSignal(message) {
+  return send(message);
+}
+
+/** The panel's live state (read-only for other modules). */
+export const callState = state;
 
 function connectSignaling(attempt = 0) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -89,8 +104,10 @@ async function onSignal(message) {
       break;
     case "error":
       if (message.fatal) showError(message.code);
+      emit("call:signal", message);
       break;
     default:
+      if (message.call_id && message.call_id === state.callId) emit("call:signal", message);
       break;
   }
 }
@@ -221,22 +238,31 @@ async function callNext() {
       setStatus("call.status.nobody");
       return;
     }
-    state.ticket = result.ticket;
-    $("ticket-number").textContent = result.ticket.display_number || result.ticket.number || "—";
-    $("ticket-service").textContent = result.ticket.service_name || "";
-    const call = await api("POST", "/api/calls", { ticket_id: result.ticket.id });
-    state.callId = call.id;
-    state.generation = -1;
-    $("hangup").disabled = false;
-    $("next").disabled = true;
-    setStatus("call.status.created");
+    await startCall(result.ticket);
   } catch (err) {
     showError(err instanceof ApiError ? err.code : "other");
   }
 }
 
+/** Ring the kiosk of a ticket already offered to me (call next, or a ticket called out of order). */
+export async function startCall(ticket) {
+  $("message").hidden = true;
+  state.ticket = ticket;
+  $("ticket-number").textContent = ticket.display_number || ticket.number || "—";
+  $("ticket-service").textContent = ticket.service_name || "";
+  emit("call:ticket", { ticket });
+  const call = await api("POST", "/api/calls", { ticket_id: ticket.id });
+  state.callId = call.id;
+  state.generation = -1;
+  $("hangup").disabled = false;
+  $("next").disabled = true;
+  setStatus("call.status.created");
+  emit("call:started", { callId: call.id, ticket });
+}
+
 function endCall(tellOthers) {
   if (tellOthers && state.callId) send({ type: "call.end", call_id: state.callId, reason: "completed" });
+  const ended = state.callId;
   closePeer();
   $("remote").srcObject = null;
   state.callId = null;
@@ -247,6 +273,12 @@ function endCall(tellOthers) {
   $("quality").dataset.level = "none";
   state.qualityKey = "call.quality.none";
   renderQuality();
+  if (ended) emit("call:ended", { callId: ended, ticket: state.ticket });
+}
+
+/** Hang up the current call (as the H key does). */
+export function hangUp() {
+  if (state.callId) endCall(true);
 }
 
 function toggleTrack(kind, button, onKey, offKey) {
@@ -260,8 +292,9 @@ function toggleTrack(kind, button, onKey, offKey) {
 
 $("available").addEventListener("click", async () => {
   try {
-    await api("PUT", "/api/queue/agents/me/state", { state: "available" });
+    const view = await api("PUT", "/api/queue/agents/me/state", { state: "available" });
     setStatus("call.status.available");
+    emit("call:agent", view);
   } catch (err) {
     showError(err instanceof ApiError ? err.code : "other");
   }
@@ -277,7 +310,12 @@ $("lang").addEventListener("click", async () => {
   setLink($("link").dataset.state === "online");
 });
 document.addEventListener("keydown", (event) => {
-  if (event.target instanceof HTMLInputElement || event.altKey || event.ctrlKey || event.metaKey) return;
+  const target = event.target;
+  const typing =
+    (target instanceof HTMLInputElement && !["checkbox", "radio", "button", "submit"].includes(target.type)) ||
+    target instanceof HTMLTextAreaElement ||
+    target instanceof HTMLSelectElement;
+  if (typing || event.defaultPrevented || document.querySelector("dialog[open]") || event.altKey || event.ctrlKey || event.metaKey) return;
   const key = event.key.toLowerCase();
   if (key === "n" && !$("next").disabled) callNext();
   else if (key === "h" && !$("hangup").disabled) endCall(true);
@@ -289,6 +327,7 @@ try {
   state.me = await api("GET", "/api/auth/me");
   setCsrf(state.me.csrf_token);
   $("whoami").textContent = state.me.display_name;
+  emit("call:ready", { me: state.me });
 } catch {
   location.assign(`/console/login.html?next=${encodeURIComponent(location.pathname)}`);
 }

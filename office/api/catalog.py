@@ -125,6 +125,40 @@ def get_service(service_id: DbId, request: Request, _: Public) -> ServiceOut:
         return _out(sv, codes.get(sv.category_id, ""))
 
 
+class MaterialOut(MaterialSpec):
+    """A required material with its id (what a case ticks: ``material_id``)."""
+
+    id: int
+    position: int
+
+
+@router.get(
+    "/services/{service_id}/materials",
+    response_model=list[MaterialOut],
+    summary="A service's required materials with their ids, in order (for case forms)",
+    responses=_NOT_FOUND,
+)
+def list_materials(service_id: DbId, request: Request, _: Public) -> list[MaterialOut]:
+    with ctx_of(request).read_db() as s:
+        sv = s.get(Service, service_id, options=[selectinload(Service.materials)])
+        if sv is None:
+            raise ApiError(404, "service_not_found", "no such service")
+        return [
+            MaterialOut(
+                id=m.id,
+                position=m.position,
+                name=m.name,
+                name_en=m.name_en,
+                count=m.count,
+                form=m.form,
+                issuer=m.issuer,
+                notes=m.notes,
+                notes_en=m.notes_en,
+            )
+            for m in sorted(sv.materials, key=lambda m: m.position)
+        ]
+
+
 @router.get(
     "/services/{service_id}/revisions/{version}",
     response_model=RevisionOut,
