@@ -131,6 +131,7 @@ async def run(settings: KioskSettings) -> int:
             health_interval_s=settings.health_interval_s,
             report_call=office.report_call,
             ice_servers=ice_servers,
+            uploads=office,
         )
         ui = _ui_server(
             settings,

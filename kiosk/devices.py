@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,9 @@ class HwOutcomeData:
     error: str | None = None
     blobs: tuple[tuple[str, bytes], ...] = ()
     """Images to send over the call's data channel (``(name, JPEG bytes)``), never over signaling."""
+    identity: dict[str, str] | None = field(default=None, repr=False, compare=False)
+    """The card's unmasked fields for the office's upload (contract C1); never put into ``data``,
+    never logged, never sent over signaling."""
 
 
 #: Card fields that travel to the agent, already masked (DESIGN: personal data is masked before it
@@ -102,6 +105,22 @@ _AGENT_FIELDS = (
     "valid_until",
     "nationality",
 )
+
+
+def card_identity(card: IdCardData) -> dict[str, str]:
+    """The card's unmasked fields as the office's identity upload takes them (contract C1)."""
+    return {
+        "name": card.name,
+        "sex": card.gender,
+        "nation": card.ethnicity,
+        "birth_date": card.birth_date.isoformat(),
+        "address": card.address,
+        "id_number": card.id_number,
+        "issuer": card.issuer,
+        "valid_from": card.valid_from.isoformat(),
+        "valid_to": "长期" if card.valid_until is None else card.valid_until.isoformat(),
+        "card_type": card.card_type.value,
+    }
 
 
 def card_payload(card: IdCardData) -> dict[str, Any]:
@@ -151,7 +170,7 @@ class DeviceService:
                 if request.action is HwAction.READ_ID_CARD:
                     card = await asyncio.to_thread(self._read_card)
                     logger.info("read_id_card ok: %s", card.masked()["id_number"])
-                    return HwOutcomeData(HwOutcome.OK, data=card_payload(card))
+                    return HwOutcomeData(HwOutcome.OK, data=card_payload(card), identity=card_identity(card))
                 if request.action is HwAction.VERIFY_FINGERPRINT:
                     slot = request.params.get("slot")
                     if slot is not None and (not isinstance(slot, int) or isinstance(slot, bool) or slot < 0):

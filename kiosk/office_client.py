@@ -301,6 +301,34 @@ class OfficeClient:
             raise
         return data if isinstance(data, dict) else {}
 
+    async def upload_identity(self, call_id: str, identity: dict[str, str]) -> str:
+        """Store the ID card read during ``call_id`` at the office (unmasked, over this authenticated
+        connection only); returns the opaque ``resident_ref``. The values are never logged."""
+        data = await self._request("POST", f"/api/kiosk/calls/{call_id}/identity", json=identity)
+        return str(data["resident_ref"]) if isinstance(data, dict) else ""
+
+    async def upload_document(
+        self, call_id: str, body: bytes, *, mime: str = "image/jpeg", kind: str = "page", request_id: str = ""
+    ) -> int:
+        """Upload a captured still of ``call_id`` (stored encrypted by the office); its document id."""
+        headers = {"Content-Type": mime, "X-Document-Kind": kind}
+        if request_id:
+            headers["X-Request-Id"] = request_id
+        data = await self._request(
+            "POST", f"/api/kiosk/calls/{call_id}/documents", content=body, headers=headers
+        )
+        return int(data["document_id"]) if isinstance(data, dict) else 0
+
+    async def record_verification(
+        self, call_id: str, *, matched: bool, score: int, kind: str = "fingerprint"
+    ) -> None:
+        """Record a verification result (matched, score) on the call; never the fingerprint itself."""
+        await self._request(
+            "POST",
+            f"/api/kiosk/calls/{call_id}/verifications",
+            json={"kind": kind, "matched": matched, "score": score},
+        )
+
     # -- internals --------------------------------------------------------------------------------
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -23,7 +23,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aiortc import RTCIceServer
 from pydantic import JsonValue
@@ -46,13 +46,21 @@ from signaling.messages import (
     Description,
     DiagRequest,
     DiagResult,
+    HwAction,
     HwOutcome,
     HwProgress,
     HwRequest,
     HwResult,
 )
 
-__all__ = ["CallReporter", "HealthReporter", "HwObserver", "IceServersSource", "KioskRuntime"]
+__all__ = [
+    "CallReporter",
+    "HealthReporter",
+    "HwObserver",
+    "IceServersSource",
+    "KioskRuntime",
+    "PersonalDataUploads",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +76,20 @@ with stage ``"result"``, its outcome (the resident UI shows progress, the result
 
 IceServersSource = Callable[[], Awaitable[tuple[RTCIceServer, ...]]]
 """Fetch the ICE servers for a new call (``GET /api/calls/ice-servers``; TURN credentials expire)."""
+
+
+class PersonalDataUploads(Protocol):
+    """The office's record of what the devices read (contract C1; :class:`kiosk.office_client.OfficeClient`)."""
+
+    async def upload_identity(self, call_id: str, identity: dict[str, str]) -> str: ...
+
+    async def upload_document(
+        self, call_id: str, body: bytes, *, mime: str = "image/jpeg", kind: str = "page", request_id: str = ""
+    ) -> int: ...
+
+    async def record_verification(
+        self, call_id: str, *, matched: bool, score: int, kind: str = "fingerprint"
+    ) -> None: ...
 
 
 class KioskRuntime:
@@ -86,7 +108,9 @@ class KioskRuntime:
         report_call: CallReporter | None = None,
         ice_servers: IceServersSource | None = None,
         on_hw: HwObserver | None = None,
+        uploads: PersonalDataUploads | None = None,
     ) -> None:
+        self.uploads = uploads
         self.on_hw = on_hw
         self.report_call = report_call
         self.ice_servers = ice_servers
@@ -228,6 +252,8 @@ class KioskRuntime:
         if self.on_hw is not None:
             self.on_hw(request, "result", result)
         data, outcome, error = result.data, result.outcome, result.error
+        if outcome is HwOutcome.OK and self.uploads is not None:
+            data = await self._upload(request, result, progress)
         if result.blobs:
             transfers: list[JsonValue] = []
             try:
@@ -253,6 +279,43 @@ class KioskRuntime:
                 error=error,
             )
         )
+
+    async def _upload(
+        self, request: HwRequest, result: HwOutcomeData, progress: Callable[[str], Awaitable[None]]
+    ) -> dict[str, JsonValue]:
+        """Send the office its record of a successful device result; the ``hw.result`` data to send.
+
+        An upload failure never loses the result: the data says ``"upload": "failed"`` and the log
+        names the error type only (no values).
+        """
+        assert self.uploads is not None
+        data: dict[str, JsonValue] = dict(result.data or {})
+        try:
+            if request.action is HwAction.READ_ID_CARD and result.identity is not None:
+                await progress("uploading_identity")
+                data["resident_ref"] = await self.uploads.upload_identity(request.call_id, result.identity)
+            elif request.action is HwAction.CAPTURE_DOCUMENT and result.blobs:
+                ids: list[JsonValue] = []
+                data["document_ids"] = ids
+                for name, blob in result.blobs:
+                    await progress(f"uploading_{name}")
+                    kind = "straightened" if name == "page" else "page"
+                    ids.append(
+                        await self.uploads.upload_document(
+                            request.call_id, blob, mime="image/jpeg", kind=kind, request_id=request.request_id
+                        )
+                    )
+            elif request.action is HwAction.VERIFY_FINGERPRINT and "matched" in data:
+                score = data.get("score")
+                await self.uploads.record_verification(
+                    request.call_id,
+                    matched=data.get("matched") is True,
+                    score=score if isinstance(score, int) and not isinstance(score, bool) else 0,
+                )
+        except Exception as err:  # the result still goes to the agent; the office record is missing
+            logger.warning("hw %s: upload to the office failed (%s)", request.request_id, type(err).__name__)
+            data["upload"] = "failed"
+        return data
 
     # -- background -----------------------------------------------------------------------------
 

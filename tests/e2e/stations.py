@@ -80,6 +80,7 @@ async def enrolled_kiosk(
         lambda: [SyntheticVideoTrack(width, height, fps), ToneAudioTrack()],
         peer_settings=peer_settings,
         report_call=client.report_call,
+        uploads=client,
         ice_servers=None if ice_servers is None else (lambda: ice_servers(client)),
     )
     async with client, runtime:
