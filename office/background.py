@@ -22,7 +22,9 @@ from office.booking.notify import Notifier
 from office.calls.presence import process_call_timeouts
 from office.cases.overdue import process_overdue
 from office.context import OfficeContext
+from office.fleet import process_silent_kiosks
 from office.queue.calling import process_timeouts
+from office.ratings import apply_default_ratings, process_overdue_followups
 
 __all__ = ["Job", "Scheduler", "default_jobs"]
 
@@ -44,6 +46,9 @@ def default_jobs(notifier: Notifier) -> list[Job]:
         Job("queue.ring_timeouts", 2.0, process_timeouts),
         Job("calls.timeouts", 5.0, process_call_timeouts),
         Job("booking.maintenance", 30.0, lambda c: run_periodic(c, notifier)),
+        Job("ratings.default", 60.0, apply_default_ratings),
+        Job("followups.overdue", 300.0, process_overdue_followups),
+        Job("fleet.silent_kiosks", 30.0, process_silent_kiosks),
         Job("cases.overdue", 60.0, process_overdue),
     ]
 

@@ -84,6 +84,19 @@ class Settings(BaseSettings):
     #: coturn's ``static-auth-secret``: TURN credentials are HMAC-SHA1 of it, valid ``turn_ttl_s``.
     turn_secret: SecretStr | None = None
     turn_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    #: 好差评: level recorded when a served ticket gets no rating in time (3 = 基本满意, Guangdong's rule).
+    rating_default_level: int = Field(default=3, ge=1, le=5)
+    #: Minutes after the ticket ended before the default rating applies (Guangdong: 7 natural days).
+    rating_default_after_min: int = Field(default=7 * 24 * 60, ge=1)
+    #: Working days allowed per follow-up step of a 差评 (service-rules.md §2.4; 汝州 "123" defaults).
+    followup_contact_days: int = Field(default=1, ge=0, le=30)
+    followup_fix_now_days: int = Field(default=2, ge=0, le=30)
+    followup_ledger_days: int = Field(default=5, ge=1, le=60)
+    followup_review_days: int = Field(default=5, ge=1, le=60)
+    followup_feedback_days: int = Field(default=1, ge=0, le=30)
+    followup_revisit_days: int = Field(default=5, ge=1, le=60)
+    #: A kiosk with no health report for this long raises a ``kiosk.alert`` (silent).
+    kiosk_silent_after_s: int = Field(default=5 * 60, ge=30)
     log_level: str = "INFO"
     log_json: bool = True
     data_dir: Path = Path("var")
