@@ -8,6 +8,8 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from office.cases.uploads import UploadRejected, sniff_type, validate_upload
@@ -87,6 +89,28 @@ def test_valid_images_report_header_dimensions() -> None:
     with pytest.raises(UploadRejected) as info:
         validate_upload(jpeg(320, 200), "image/jpeg", max_bytes=100)
     assert info.value.status == 413
+
+
+_PREFIXES = [b"", b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"%PDF-", jpeg(16, 16)[:200], png()[:33]]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(_PREFIXES),
+    st.binary(max_size=600),
+    st.sampled_from(["image/jpeg", "image/png", "application/pdf", "", "text/html"]),
+)
+def test_arbitrary_bytes_are_accepted_or_refused_never_crash(prefix: bytes, tail: bytes, ctype: str) -> None:
+    """Fuzzed bodies behind real magic bytes: a ValidatedUpload or an UploadRejected, nothing else."""
+    refused: UploadRejected | None = None
+    try:
+        ok = validate_upload(prefix + tail, ctype, max_bytes=100_000)
+    except UploadRejected as err:
+        refused = err
+    if refused is not None:
+        assert refused.status in (413, 415, 422)
+    else:
+        assert ok.mime == ctype and ok.size == len(prefix + tail)
 
 
 # --- uploads over HTTP ---------------------------------------------------------------------------
