@@ -278,6 +278,8 @@ class CallResult:
     cpu_call_s: float
     stages: dict[str, float]
     widths_at_kiosk: list[int]
+    fps_at_agent: float
+    fps_at_kiosk: float
 
 
 @dataclass
@@ -323,8 +325,8 @@ class Bench:
             return bool(kiosk_first and browser_first)
 
         await until(both, TIMEOUT, f"{side.name}: first frames")
-        clicks = [c["t"] for c in (await side.page.evaluate("() => window.__bench.clicks"))]
-        click = [c for c in clicks if c <= browser_first[0]][-1]
+        clicks = await side.page.evaluate("() => window.__bench.clicks")
+        click = next(c["t"] for c in clicks if f"#{c['id']}" == side.call_button)
         return click, browser_first[0], kiosk_first[0], peers_before
 
     async def end_call(self, side: Side) -> None:
@@ -339,12 +341,12 @@ class Bench:
         await side.after_call()
 
     def samples(
-        self, browser: dict[str, Any], probe: list[dict[str, Any]]
+        self, browser: dict[str, Any], probe: list[dict[str, Any]], skip: int = SKIP_FRAMES
     ) -> tuple[list[float], list[float], int]:
         """Latencies each way (clock offset removed, first frames left out) and unreadable stamps."""
-        to_agent = [lat - self.offset for _, lat, _ in browser["latency"]][SKIP_FRAMES:]
+        to_agent = [lat - self.offset for _, lat, _ in browser["latency"]][skip:]
         raw = [_signed(e["ms"]) + self.offset for e in probe if e["ev"] == "lat"]
-        to_kiosk = [ms for ms in raw if -1000 < ms < 10_000][SKIP_FRAMES:]
+        to_kiosk = [ms for ms in raw if -1000 < ms < 10_000][skip:]
         return (
             to_agent,
             to_kiosk,
@@ -354,9 +356,9 @@ class Bench:
     async def call(self, side: Side, hold: float, screenshot: Path | None = None) -> CallResult:
         cpu0 = side.proc.cpu_s()
         click, agent_first, kiosk_first, pc_index = await self.start_call(side)
-        cpu1, t1 = side.proc.cpu_s(), time.monotonic()
+        cpu1, t1, w1 = side.proc.cpu_s(), time.monotonic(), wall_ms()
         await asyncio.sleep(hold)
-        cpu2, t2 = side.proc.cpu_s(), time.monotonic()
+        cpu2, t2, w2 = side.proc.cpu_s(), time.monotonic(), wall_ms()
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             await side.page.screenshot(path=str(screenshot))
@@ -375,41 +377,69 @@ class Bench:
             cpu_call_s=cpu3 - cpu0,
             stages=stages(browser, click, pc_index, kiosk_first),
             widths_at_kiosk=[int(e["width"]) for e in probe if e["ev"] == "size"],
+            # frames decoded per second while held (the browser's times are on its clock)
+            fps_at_agent=sum(1 for t, _, _ in browser["latency"] if w1 + self.offset <= t <= w2 + self.offset)
+            / (t2 - t1),
+            fps_at_kiosk=sum(1 for e in probe if e["ev"] == "lat" and w1 <= e["wall_ms"] <= w2) / (t2 - t1),
         )
 
-    async def long_call(self, side: Side, minutes: float) -> dict[str, Any]:
+    async def long_call(self, side: Side, minutes: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One call held ``minutes``: RSS 10 s after the first frames and at the end, and a timeline
+        (every 30 s: RSS, latency p50 each way, frame rates, Chromium's jitter buffer and sender)."""
         await self.start_call(side)
         await asyncio.sleep(10)
         await side.page.evaluate("() => window.__bench.take()")
         side.probe.take()
-        rss = [side.proc.rss()]
-        start = time.monotonic()
+        rss0 = side.proc.rss()
         total = minutes * 60
+        step = min(30.0, max(5.0, total / 4))
+        to_agent: list[float] = []
+        to_kiosk: list[float] = []
+        unreadable = 0
+        timeline: list[dict[str, Any]] = []
+        prev = await side.page.evaluate("() => window.__bench.stats()") or {}
+        start = last = time.monotonic()
         while (elapsed := time.monotonic() - start) < total:
-            await asyncio.sleep(min(30.0, total - elapsed))
+            await asyncio.sleep(min(step, total - elapsed))
             side.proc.check()
-            rss.append(side.proc.rss())
-        browser = await side.page.evaluate("() => window.__bench.take()")
-        probe = side.probe.take()
+            now = time.monotonic()
+            browser = await side.page.evaluate("() => window.__bench.take()")
+            probe = side.probe.take()
+            stats = await side.page.evaluate("() => window.__bench.stats()") or {}
+            a, k, u = self.samples(browser, probe, skip=0)
+            to_agent += a
+            to_kiosk += k
+            unreadable += u
+            emitted = (stats.get("in_jitter_buffer_count") or 0) - (prev.get("in_jitter_buffer_count") or 0)
+            delay = (stats.get("in_jitter_buffer_total_s") or 0) - (prev.get("in_jitter_buffer_total_s") or 0)
+            timeline.append(
+                {
+                    "t_s": round(now - start),
+                    "rss_mb": round(side.proc.rss() / 2**20, 1),
+                    "to_agent_p50": pct(a, 0.5),
+                    "to_kiosk_p50": pct(k, 0.5),
+                    "fps_at_agent": round(len(browser["latency"]) / (now - last), 1),
+                    "fps_at_kiosk": round(sum(1 for e in probe if e["ev"] == "lat") / (now - last), 1),
+                    "chromium_jitter_buffer_ms": round(1000 * delay / emitted, 1) if emitted else None,
+                    "chromium_freezes": stats.get("in_freezes"),
+                    "agent_video_width_sent": stats.get("out_width"),
+                    "agent_video_limited_by": stats.get("out_limitation"),
+                }
+            )
+            prev, last = stats, now
         await self.end_call(side)
-        to_agent, to_kiosk, unreadable = self.samples(browser, probe)
-        tail_agent = [
-            lat - self.offset for t, lat, _ in browser["latency"] if t >= browser["latency"][-1][0] - 30_000
-        ]
+        rss1 = timeline[-1]["rss_mb"] * 2**20 if timeline else rss0
         return {
-            "rss_start_mb": round(rss[0] / 2**20, 1),
-            "rss_end_mb": round(rss[-1] / 2**20, 1),
-            "rss_max_mb": round(max(rss) / 2**20, 1),
-            "growth_pct": round(100 * (rss[-1] - rss[0]) / rss[0], 1),
-            "rss_samples_mb": [round(r / 2**20, 1) for r in rss],
-            "frames_to_agent": len(to_agent) + SKIP_FRAMES,
-            "frames_to_kiosk": len(to_kiosk) + SKIP_FRAMES,
+            "rss_start_mb": round(rss0 / 2**20, 1),
+            "rss_end_mb": round(rss1 / 2**20, 1),
+            "rss_max_mb": max([round(rss0 / 2**20, 1)] + [t["rss_mb"] for t in timeline]),
+            "growth_pct": round(100 * (rss1 - rss0) / rss0, 1),
             "to_agent_p50": pct(to_agent, 0.5),
-            "to_agent_p50_last_30s": pct(tail_agent, 0.5),
+            "to_agent_p95": pct(to_agent, 0.95),
             "to_kiosk_p50": pct(to_kiosk, 0.5),
+            "to_kiosk_p95": pct(to_kiosk, 0.95),
             "unreadable_stamps": unreadable,
-            "widths_at_kiosk": sorted({int(e["width"]) for e in probe if e["ev"] == "size"}),
-        }
+        }, timeline
 
 
 def _signed(ms: int) -> int:
@@ -599,8 +629,10 @@ async def run(args: argparse.Namespace) -> None:
             load_calls = os.getloadavg()
             report_calls(results, args, offset, uncertainty, load_before, load_calls, idle)
             if args.minutes > 0:
-                long_d = await bench.long_call(doorstep, args.minutes)
-                long_b = await bench.long_call(baseline, args.minutes)
+                long_d, timeline_d = await bench.long_call(doorstep, args.minutes)
+                emit(bench="call_browser_long_call_timeline", side="doorstep", samples=timeline_d)
+                long_b, timeline_b = await bench.long_call(baseline, args.minutes)
+                emit(bench="call_browser_long_call_timeline", side="baseline_bare_aiortc", samples=timeline_b)
                 emit(
                     bench="call_browser_memory",
                     unit="MB",
@@ -698,6 +730,10 @@ def report_calls(
             "doorstep": sum(1 for r in d if min(r.widths_at_kiosk, default=640) < 640),
             "baseline": sum(1 for r in b if min(r.widths_at_kiosk, default=640) < 640),
         },
+        fps_at_agent_p50=pct([r.fps_at_agent for r in d], 0.5),
+        fps_at_kiosk_p50=pct([r.fps_at_kiosk for r in d], 0.5),
+        baseline_fps_at_browser_p50=pct([r.fps_at_agent for r in b], 0.5),
+        baseline_fps_at_aiortc_p50=pct([r.fps_at_kiosk for r in b], 0.5),
         smallest_agent_video_width_at_kiosk=min((w for r in d for w in r.widths_at_kiosk), default=None),
         clock_offset_ms=round(offset, 2),
         clock_uncertainty_ms=round(uncertainty, 2),

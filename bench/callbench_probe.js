@@ -41,6 +41,34 @@
     return out;
   };
   bench.now = () => Date.now();
+  // Chromium's own view of the newest peer connection's video (inbound and outbound).
+  bench.stats = async () => {
+    const record = bench.peers[bench.peers.length - 1];
+    if (!record) return null;
+    const out = {};
+    (await record.pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") {
+        out.in_fps = s.framesPerSecond ?? null;
+        out.in_frames_decoded = s.framesDecoded;
+        out.in_frames_dropped = s.framesDropped ?? 0;
+        out.in_freezes = s.freezeCount ?? 0;
+        out.in_jitter_buffer_ms = s.jitterBufferEmittedCount ? (1000 * s.jitterBufferDelay) / s.jitterBufferEmittedCount : null;
+        out.in_jitter_buffer_total_s = s.jitterBufferDelay;
+        out.in_jitter_buffer_count = s.jitterBufferEmittedCount;
+        out.in_packets_lost = s.packetsLost;
+      }
+      if (s.type === "outbound-rtp" && s.kind === "video") {
+        out.out_width = s.frameWidth ?? null;
+        out.out_fps = s.framesPerSecond ?? null;
+        out.out_limitation = s.qualityLimitationReason;
+        out.out_target_bitrate = s.targetBitrate ?? null;
+      }
+      if (s.type === "candidate-pair" && s.state === "succeeded" && s.currentRoundTripTime !== undefined) {
+        out.rtt_ms = 1000 * s.currentRoundTripTime;
+      }
+    });
+    return out;
+  };
 
   document.addEventListener("click", (event) => {
     const target = event.target instanceof Element ? event.target.closest("[id]") : null;
