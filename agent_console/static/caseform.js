@@ -30,7 +30,7 @@ function formText(form) {
 function renderMaterials() {
   $("materials").replaceChildren(
     ...materials.map((m, i) => {
-      const pages = documents.documentsOf(m.key);
+      const pages = documents.pagesOf(m.key);
       const box = el("input", { type: "checkbox", "aria-keyshortcuts": String(i + 1) });
       box.checked = m.checked;
       box.addEventListener("change", () => {
@@ -47,7 +47,7 @@ function renderMaterials() {
           el("kbd", { text: String(i + 1) }),
           ` ${nameOf(m)}`,
           el("span", { class: "muted", text: ` ×${m.count} · ${formText(m.form)}` }),
-          pages.length ? el("span", { class: "pages", text: t("wb.case.pages", { n: pages.length }) }) : null,
+          pages ? el("span", { class: "pages", text: t("wb.case.pages", { n: pages }) }) : null,
         ),
       );
     }),
@@ -88,6 +88,7 @@ function renderResult() {
   box.dataset.caseId = String(c.id);
   box.dataset.state = c.state;
   box.hidden = false;
+  box.scrollIntoView({ block: "nearest" });
 }
 
 function renderNotice() {

@@ -1,14 +1,16 @@
 // Document viewer: the call's captured pages (GET /api/calls/{id}/documents), each image read once
 // from /api/documents/{id} (an audited read) and kept as an object URL for the page; zoom, rotate,
 // page through, and assign each page to one of the service's required materials (the case form ticks
-// a material once a page is assigned to it).
+// a material once a page is assigned to it). One capture is one page: its full still ("page") and, when
+// the kiosk could straighten it, the cropped copy ("straightened", shown first; O shows the other).
 import { api } from "/console/api.js";
 import { t } from "/console/i18n.js";
 import { $, activeCall, el, fail } from "/console/wb-common.js";
 
-let docs = []; // [{document_id, kind, width, height, bytes, created_at, request_id}]
+let docs = []; // pages: [{document_id (shown), ids: [all document ids of the capture], variants: [...]}]
 const urls = new Map(); // document_id -> object URL
-const assigned = new Map(); // document_id -> material key
+const assigned = new Map(); // page's first document_id -> material key
+let original = false; // show the full still instead of the straightened copy
 let materials = []; // [{key, name}]
 let index = 0;
 let zoomLevel = 1;
@@ -37,13 +39,13 @@ function renderThumbs() {
       if (urls.has(d.document_id)) img.src = urls.get(d.document_id);
       return el(
         "li",
-        { dataset: { documentId: d.document_id, current: String(i === index), material: assigned.get(d.document_id) ?? "" } },
+        { dataset: { documentId: d.document_id, current: String(i === index), material: assigned.get(d.key) ?? "" } },
         el(
           "button",
           { type: "button", class: "thumb", onclick: () => show(i), "aria-label": t("wb.docs.page", { n: i + 1 }) },
           img,
           el("span", { class: "pg", text: String(i + 1) }),
-          el("span", { class: "mat", text: materialName(assigned.get(d.document_id)) }),
+          el("span", { class: "mat", text: materialName(assigned.get(d.key)) }),
         ),
       );
     }),
@@ -80,9 +82,36 @@ async function show(i) {
     img.hidden = true;
     fail(err);
   }
-  $("doc-material").value = assigned.get(d.document_id) ?? "";
+  $("doc-material").value = assigned.get(d.key) ?? "";
+  $("doc-view").dataset.kind = d.kind;
   applyTransform();
   renderThumbs();
+}
+
+/** Captures as pages: documents of one hardware request together, the straightened copy first. */
+function group(list) {
+  const pages = new Map();
+  for (const d of list) {
+    const key = d.request_id || `doc-${d.document_id}`;
+    if (!pages.has(key)) pages.set(key, []);
+    pages.get(key).push(d);
+  }
+  return [...pages.values()].map((variants) => {
+    variants.sort((a, b) => (a.kind === "straightened" ? -1 : b.kind === "straightened" ? 1 : a.document_id - b.document_id));
+    const first = Math.min(...variants.map((v) => v.document_id));
+    const pick = original ? variants.find((v) => v.kind === "page") || variants[0] : variants[0];
+    return { ...pick, key: first, ids: variants.map((v) => v.document_id), variants };
+  });
+}
+
+/** Switch between the straightened copy and the full still of every page. */
+export function toggleOriginal() {
+  original = !original;
+  docs = docs.map((p) => {
+    const pick = original ? p.variants.find((v) => v.kind === "page") || p.variants[0] : p.variants[0];
+    return { ...p, ...pick, key: p.key, ids: p.ids, variants: p.variants };
+  });
+  if (docs.length) show(index);
 }
 
 /** Reload the call's document list (after a capture); shows the newest page. */
@@ -90,13 +119,13 @@ export async function refresh(newIds = []) {
   const call = activeCall();
   if (!call) return;
   try {
-    docs = await api("GET", `/api/calls/${encodeURIComponent(call.callId)}/documents`);
+    docs = group(await api("GET", `/api/calls/${encodeURIComponent(call.callId)}/documents`));
   } catch (err) {
     fail(err);
     return;
   }
   await Promise.all(docs.map((d) => image(d.document_id).catch(() => null)));
-  const newest = newIds.length ? docs.findIndex((d) => d.document_id === newIds[0]) : docs.length - 1;
+  const newest = newIds.length ? docs.findIndex((d) => d.ids.includes(newIds[0])) : docs.length - 1;
   zoomLevel = 1;
   rotation = 0;
   await show(newest >= 0 ? newest : docs.length - 1);
@@ -127,7 +156,7 @@ export function setMaterials(list) {
   materials = list;
   const select = $("doc-material");
   select.replaceChildren(el("option", { value: "", text: t("wb.docs.unassigned") }), ...list.map((m, i) => el("option", { value: m.key, text: `${i + 1}. ${m.name}` })));
-  if (docs[index]) select.value = assigned.get(docs[index].document_id) ?? "";
+  if (docs[index]) select.value = assigned.get(docs[index].key) ?? "";
   renderThumbs();
 }
 
@@ -135,20 +164,25 @@ export function setMaterials(list) {
 export function assignCurrent(key) {
   const d = docs[index];
   if (!d) return;
-  if (key) assigned.set(d.document_id, key);
-  else assigned.delete(d.document_id);
+  if (key) assigned.set(d.key, key);
+  else assigned.delete(d.key);
   $("doc-material").value = key;
   renderThumbs();
   document.dispatchEvent(new CustomEvent("wb:assigned", { detail: { documentId: d.document_id, key } }));
 }
 
-/** Document ids assigned to a material. */
+/** Document ids (every variant of the pages) assigned to a material. */
 export function documentsOf(key) {
-  return docs.filter((d) => assigned.get(d.document_id) === key).map((d) => d.document_id);
+  return docs.filter((d) => assigned.get(d.key) === key).flatMap((d) => d.ids);
+}
+
+/** Pages assigned to a material. */
+export function pagesOf(key) {
+  return docs.filter((d) => assigned.get(d.key) === key).length;
 }
 
 export function allIds() {
-  return docs.map((d) => d.document_id);
+  return docs.flatMap((d) => d.ids);
 }
 
 export function currentId() {

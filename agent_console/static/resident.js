@@ -21,7 +21,9 @@ function render() {
     for (const field of FIELDS) {
       const value = identity[field];
       if (value === undefined || value === null || value === "") continue;
-      items.push(el("dt", { text: t(`wb.resident.f.${field}`) }), el("dd", { dataset: { field }, text: String(value) }));
+      const key = `wb.resident.${field}.${value}`;
+      const text = field === "sex" && t(key) !== key ? t(key) : String(value);
+      items.push(el("dt", { text: t(`wb.resident.f.${field}`) }), el("dd", { dataset: { field }, text }));
     }
     dl.replaceChildren(...items);
     dl.dataset.loaded = "true";

@@ -290,6 +290,7 @@ const SHORTCUTS = [
   ["[ ]", "wb.help.k.pages"],
   ["+ − 0", "wb.help.k.zoom"],
   ["R", "wb.help.k.rotate"],
+  ["O", "wb.help.k.original"],
   ["1 … 9", "wb.help.k.tick"],
   ["Alt+1 … Alt+5", "wb.help.k.outcome"],
   ["Ctrl+Enter", "wb.help.k.submit"],
@@ -341,6 +342,7 @@ document.addEventListener("keydown", (event) => {
     "-": () => documents.zoom(0.8),
     0: () => documents.fit(),
     r: () => documents.rotate(),
+    o: () => documents.toggleOriginal(),
     p: () => caseform.printNotice(),
     q: () => queue.focus(),
   }[key.length === 1 ? key.toLowerCase() : key];

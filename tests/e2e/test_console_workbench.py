@@ -4,6 +4,12 @@ devices) serving a resident end to end: ID card, two document pages, materials t
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +20,13 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from office.models import AuditEvent, Role, Service, Station
-from tests.conftest import TestDatabase
-from tests.e2e.conftest import LiveOffice, screenshot
+from kiosk.config import TokenStore
+from office import enrollment
+from office.audit import Actor
+from office.models import AuditEvent, Kiosk, Role, Service, Station, Ticket, User
+from office.models.cases import Case, CaseMaterial, Document
+from tests.conftest import TIMEOUT, TestDatabase
+from tests.e2e.conftest import LiveOffice, free_port, screenshot
 from tests.e2e.stations import start_seeded_office
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -165,3 +175,165 @@ def test_technician_home_lists_only_their_pages(office: LiveOffice, page: Any) -
     expect(page.locator("#home-links a")).to_have_text(["终端运维", "叫号屏"])
     expect(page.locator("#workbench")).to_be_hidden()
     expect(page.locator("#home-links a").first).to_have_attribute("href", "/console/fleet.html")
+
+
+# --- end to end: a resident at a real kiosk process ---------------------------------------------------
+
+
+@pytest.fixture
+def kiosk_process(office: LiveOffice, tmp_path: Path) -> Iterator[str]:
+    """``doorstep kiosk enroll`` then ``doorstep kiosk run`` on simulated devices (ID card, document
+    camera, fingerprint), consent granted (no resident UI in the loop); yields its device token once
+    its signaling is connected to the office."""
+    state = tmp_path / "kiosk"
+    env = {
+        **os.environ,
+        "KIOSK_OFFICE_URL": office.url,
+        "KIOSK_STATE_DIR": str(state),
+        "KIOSK_VIDEO_WIDTH": "320",
+        "KIOSK_VIDEO_HEIGHT": "240",
+        "KIOSK_VIDEO_FPS": "10",
+        "KIOSK_CONSENT": "grant",
+        "KIOSK_UI_PORT": str(free_port()),
+        "KIOSK_IDCARD_URL": "sim://idcard?card=resident-male",
+        "KIOSK_DOCUMENT_CAMERA_URL": "sim://document_camera",
+        "KIOSK_FINGERPRINT_URL": "sim://fingerprint",
+    }
+    code = enrollment.register(
+        office.ctx, station_id=office.station_id, name="k", actor=Actor("system", "e2e")
+    ).code
+    cli = [sys.executable, "-m", "doorstep.cli", "kiosk"]
+    subprocess.run([*cli, "enroll", code], env=env, check=True, capture_output=True, timeout=TIMEOUT * 3)
+    token = TokenStore(state).load()
+    assert token is not None
+    log_path = tmp_path / "kiosk.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([*cli, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + TIMEOUT * 3
+        while True:
+            with office.ctx.read_db() as s:
+                seen = s.scalar(select(Kiosk.last_seen_at).where(Kiosk.station_id == office.station_id))
+            if seen is not None:
+                break
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, "kiosk never connected:\n" + log_path.read_text()[-3000:]
+            time.sleep(0.1)
+        yield token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_agent_serves_a_resident_at_a_kiosk_process_end_to_end(
+    office: LiveOffice, kiosk_process: str, page: Any
+) -> None:
+    """Call the ticket, read the (simulated) ID card, capture two document pages with the simulated
+    camera, tick both required materials against the pages, accept the case with its due date; then the
+    case, its materials and documents, and the audit trail (document reads without data) are in the
+    database, and no page of the console ever showed an unmasked ID number."""
+    office.add_user("agent7", Role.AGENT)
+    (ssc,) = service_ids(office, "GOV-SSC-APPLY")
+    with office.client(headers={"Authorization": f"Bearer {kiosk_process}"}) as kiosk_http:
+        r = kiosk_http.post(
+            "/api/queue/tickets", json={"service_id": ssc}, headers={"Idempotency-Key": uuid.uuid4().hex}
+        )
+        assert r.status_code == 201, r.text
+        ticket = r.json()
+
+    login(page, office, "agent7")
+    expect(page.locator(f'#tickets li[data-ticket-id="{ticket["id"]}"]')).to_have_count(1)
+    page.keyboard.press("a")
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
+    page.keyboard.press("n")
+    expect(page.locator("#ticket-number")).to_have_text(ticket["number"])
+    expect(page.locator("#call-status")).to_have_text("通话中", timeout=TIMEOUT * 3000)
+    expect(page.locator("#materials li")).to_have_count(2)
+
+    # ID card: progress, consent, result; the resident panel shows the office's masked identity.
+    page.keyboard.press("i")
+    card = page.locator('#hw-log li[data-action="read_id_card"]')
+    expect(card).to_have_attribute("data-outcome", "ok", timeout=TIMEOUT * 2000)
+    expect(page.locator('#resident dd[data-field="id_number"]')).to_have_text(
+        re.compile(r"^\d{4}\*+\d{3}[\dX]$")
+    )
+    expect(page.locator('#resident dd[data-field="name"]')).to_contain_text("*")
+
+    # Two pages from the document camera, one after the other (the kiosk runs one device at a time).
+    for n in (1, 2):
+        page.keyboard.press("d")
+        expect(page.locator('#hw-log li[data-action="capture_document"][data-outcome="ok"]')).to_have_count(
+            n, timeout=TIMEOUT * 3000
+        )
+        expect(page.locator("#doc-thumbs li")).to_have_count(n)
+        expect(page.locator("#doc-img")).to_be_visible()
+    materials = page.locator("#materials li")
+    keys = [materials.nth(i).get_attribute("data-key") for i in range(2)]
+    page.keyboard.press("[")
+    expect(page.locator("#doc-pos")).to_have_text("1 / 2")
+    page.select_option("#doc-material", keys[0])
+    page.keyboard.press("]")
+    expect(page.locator("#doc-pos")).to_have_text("2 / 2")
+    page.keyboard.press("+")
+    page.keyboard.press("r")
+    expect(page.locator("#doc-view")).to_have_attribute("data-rotate", "90")
+    page.select_option("#doc-material", keys[1])
+    for i in range(2):
+        expect(materials.nth(i)).to_have_attribute("data-checked", "true")
+    expect(page.locator("#materials-count")).to_have_text("2/2")
+    screenshot(page, "workbench-serving-documents")
+
+    page.fill("#case-notes", "材料齐全，受理")
+    page.keyboard.press("Alt+2")
+    page.keyboard.press("Control+Enter")
+    result = page.locator("#case-result")
+    expect(result).to_be_visible()
+    expect(result.locator('[data-field="due_date"]')).to_contain_text("办结时限 20")
+    case_id = int(result.get_attribute("data-case-id") or 0)
+    screenshot(page, "workbench-case-filed")
+    page.keyboard.press("h")
+    expect(page.locator("#call-status")).to_have_text("通话已结束")
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "wrap_up")
+    screenshot(page, "workbench-wrap-up")
+
+    with office.ctx.read_db() as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        assert (case.ticket_id, case.service_id, case.outcome) == (ticket["id"], ssc, "accepted")
+        assert case.state == "in_progress" and case.due_date is not None
+        assert case.resident_hash is not None and case.notes == "材料齐全，受理"
+        agent_id = s.scalar(select(User.id).where(User.username == "agent7"))
+        assert case.owner_agent_id == agent_id
+        ticks = {
+            m.material_id: m for m in s.scalars(select(CaseMaterial).where(CaseMaterial.case_id == case_id))
+        }
+        docs = list(s.scalars(select(Document).where(Document.call_id == case.call_id).order_by(Document.id)))
+        # Two captures; each stores its full still and, where the kiosk straightened it, the copy.
+        assert len({d.request_id for d in docs}) == 2 and 2 <= len(docs) <= 4
+        assert all(m.checked for m in ticks.values()) and len(ticks) == 2
+        assert sorted(d for m in ticks.values() for d in m.document_ids) == [d.id for d in docs]
+        assert all(d.case_id == case_id for d in docs)
+        state = s.scalar(select(Ticket.state).where(Ticket.id == ticket["id"]))
+        assert state == "done"
+        audits = list(s.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+    reads = [a for a in audits if a.action == "document.read" and a.success]
+    # Each page was read once for display (its straightened copy where there is one), and audited.
+    shown_ids = {
+        str(min(group, key=lambda d: (d.kind != "straightened", d.id)).id)
+        for group in ([d for d in docs if d.request_id == r] for r in {d.request_id for d in docs})
+    }
+    assert {a.target_id for a in reads} == shown_ids
+    assert all(set(a.details) <= {"call_id", "case_id", "kind", "bytes", "mime", "office_id"} for a in reads)
+    assert any(a.action == "case.created" and a.target_id == str(case_id) for a in audits)
+    assert any(a.action == "identity.stored" for a in audits)
+    # The trail names documents and cases, never the data (no ID number, no name, no image bytes).
+    card_number = "310101198001010018"  # the simulated card (hardware/idcard/fixtures.py)
+    assert not any(card_number in json.dumps(a.details, ensure_ascii=False) for a in audits)
+    shown = page.content()
+    assert card_number not in shown and "张示例" not in shown and "示例路1号" not in shown
+    errors = [e for e in page.console_errors if "Failed to load resource" not in e]
+    assert errors == []
