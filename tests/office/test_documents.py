@@ -33,6 +33,12 @@ crig = crig  # the fixture, used by this module's tests
 
 
 @pytest.fixture
+def any_crig(any_harness: OfficeHarness) -> CallRig:
+    """A call rig on SQLite and PostgreSQL."""
+    return build_rig(any_harness)
+
+
+@pytest.fixture
 def small_rig(sqlite_db: object, clock: object) -> Iterator[CallRig]:
     """A rig whose office limits documents to 20 000 bytes."""
     h = build_harness(sqlite_db, clock, document_max_bytes=20_000)  # type: ignore[arg-type]
@@ -116,8 +122,9 @@ def test_arbitrary_bytes_are_accepted_or_refused_never_crash(prefix: bytes, tail
 # --- uploads over HTTP ---------------------------------------------------------------------------
 
 
-def test_upload_stores_encrypted_and_serves_decrypted(crig: CallRig) -> None:
+def test_upload_stores_encrypted_and_serves_decrypted(any_crig: CallRig) -> None:
     """The stored row is ciphertext (no JPEG bytes in it); the agent gets the exact bytes back."""
+    crig = any_crig
     body = jpeg(800, 600)
     with live_call(crig) as lc:
         r = lc.upload(body, request_id="hw-42")
