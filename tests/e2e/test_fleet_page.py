@@ -16,8 +16,8 @@ from playwright.sync_api import expect
 from office import enrollment
 from office.audit import Actor
 from office.models import Role
-from tests.conftest import TestDatabase
-from tests.e2e.conftest import TIMEOUT, LiveOffice, free_port, screenshot
+from tests.conftest import TIMEOUT, TestDatabase
+from tests.e2e.conftest import LiveOffice, free_port, screenshot
 from tests.e2e.stations import start_seeded_office
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
