@@ -130,3 +130,18 @@ async def test_rating_created_event_is_live(rr: RatingRig) -> None:
     finally:
         sub.close()
     assert rid
+
+
+def test_rating_is_bound_to_the_case_of_its_ticket(rr: RatingRig) -> None:
+    """When the agent recorded a case for the ticket, the rating carries that case's id."""
+    tid = rr.served_ticket(complete=False)
+    r = rr.agent.post("/api/cases", json={"ticket_id": tid, "outcome": "completed", "notes": "当场办结"})
+    assert r.status_code == 201, r.text
+    case_id = r.json()["id"]
+    assert rr.rate(tid, 4).status_code == 201
+    assert rr.agent.put("/api/queue/agents/me/state", json={"state": "available"}).status_code == 200
+    other = rr.served_ticket()
+    assert rr.rate(other, 5).status_code == 201
+    with rr.h.ctx.read_db() as s:
+        bound = {r.ticket_id: r.case_id for r in s.scalars(select(Rating))}
+    assert bound == {tid: case_id, other: None}
