@@ -193,12 +193,27 @@ def _step(
     )
 
 
-def _check_documents(s: Session, office_id: int, ids: set[int], case_id: int | None) -> list[Document]:
+def _check_documents(
+    s: Session, office_id: int, ids: set[int], case_id: int | None, *, ticket_id: int | None, agent_id: int
+) -> list[Document]:
+    """The documents ``ids``: of this office, captured during a call of the case's ticket or a call
+    of the acting agent, and not in another case; else 422/409."""
     if not ids:
         return []
     docs = list(s.scalars(select(Document).where(Document.id.in_(ids))))
     if len(docs) != len(ids) or any(d.office_id != office_id for d in docs):
         raise ApiError(422, "invalid_document", "a document id is unknown in this office")
+    calls = {d.call_id for d in docs}
+    allowed = set(
+        s.scalars(
+            select(Call.id).where(
+                Call.id.in_([c for c in calls if c is not None]),
+                (Call.ticket_id == ticket_id) | (Call.agent_id == agent_id),
+            )
+        )
+    )
+    if any(d.call_id not in allowed and d.case_id != case_id for d in docs):
+        raise ApiError(422, "invalid_document", "a document is not from this resident's calls or yours")
     if any(d.case_id is not None and d.case_id != case_id for d in docs):
         raise ApiError(409, "document_in_other_case", "a document already belongs to another case")
     return docs
@@ -260,7 +275,7 @@ def create_case(ctx: OfficeContext, p: Principal, req: CaseRequest) -> tuple[int
                 raise ApiError(422, "invalid_office", "forward to another office")
             office_zone(s, forward_office)  # 404 when unknown
         doc_ids = {d for t in req.materials for d in t.document_ids}
-        docs = _check_documents(s, ticket.office_id, doc_ids, None)
+        docs = _check_documents(s, ticket.office_id, doc_ids, None, ticket_id=ticket.id, agent_id=user.id)
         if call is not None:
             docs += [
                 d
@@ -437,7 +452,9 @@ def attach_documents(ctx: OfficeContext, p: Principal, case_id: int, document_id
     with writing(ctx) as s:
         case = _load_case(s, user, case_id)
         _may_act(case, user)
-        docs = _check_documents(s, case.office_id, set(document_ids), case.id)
+        docs = _check_documents(
+            s, case.office_id, set(document_ids), case.id, ticket_id=case.ticket_id, agent_id=user.id
+        )
         _step(s, case, "attach", now, user.id, {"document_ids": sorted(set(document_ids))})
         for d in docs:
             s.execute(update(Document).where(Document.id == d.id).values(case_id=case.id))

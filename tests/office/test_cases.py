@@ -378,3 +378,61 @@ async def test_overdue_job_marks_once_and_publishes_the_live_event(crig: CallRig
     full = agent.get(f"/api/cases/{case['id']}").json()
     assert full["overdue"] is True and full["history"][-1]["action"] == "overdue"
     assert full["state"] == C.IN_PROGRESS
+
+
+def test_documents_of_another_residents_call_cannot_be_attached(crig: CallRig) -> None:
+    """A document captured in another agent's call for another ticket is refused (422); own ones attach."""
+    from office.models import Call, Document
+
+    other_agent = crig.qh.new_user(Role.AGENT)
+    with live_call(crig) as lc:
+        own = lc.upload(jpeg(64, 48)).json()["document_id"]
+        case = _record(lc, "accepted")
+        late = lc.upload(jpeg(64, 48), request_id="hw-2").json()["document_id"]
+    with crig.h.ctx.db() as s, s.begin():
+        t = s.get(Ticket, lc.ticket_id)
+        assert t is not None
+        stranger_ticket = Ticket(
+            office_id=t.office_id,
+            station_id=t.station_id,
+            service_id=t.service_id,
+            service_version=t.service_version,
+            queue_prefix=t.queue_prefix,
+            business_date=t.business_date,
+            number=t.number + 100,
+            display_number="X999",
+            state="done",
+            order_at=t.order_at,
+            queued_at=t.queued_at,
+        )
+        s.add(stranger_ticket)
+        s.flush()
+        s.add(
+            Call(
+                id="call-stranger",
+                office_id=t.office_id,
+                station_id=t.station_id or 0,
+                ticket_id=stranger_ticket.id,
+                agent_id=other_agent,
+                kiosk_id=crig.kiosk_id,
+                state="ended",
+            )
+        )
+        s.flush()
+        doc = Document(
+            office_id=t.office_id,
+            call_id="call-stranger",
+            kiosk_id=crig.kiosk_id,
+            kind="page",
+            mime="image/jpeg",
+            size_bytes=1,
+            sha256="0" * 64,
+            ciphertext=b"\x00",
+        )
+        s.add(doc)
+        s.flush()
+        foreign = doc.id
+    r = crig.agent.post(f"/api/cases/{case['id']}/documents", json={"document_ids": [foreign]})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_document"
+    r = crig.agent.post(f"/api/cases/{case['id']}/documents", json={"document_ids": [late]})
+    assert r.status_code == 200 and [d["document_id"] for d in r.json()["documents"]] == [own, late]
