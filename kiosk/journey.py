@@ -30,6 +30,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hardware.errors import HardwareError, UserActionRequired
 from hardware.idcard import IdCardData
@@ -173,6 +174,7 @@ class Journey:
             "station": None
             if self.identity is None
             else {"name": self.identity.station_name, "name_en": self.identity.station_name_en},
+            "catalog_ready": bool(self.catalog["services"]),
             "category": self.category,
             "service": None if svc is None else _service_view(svc),
             "identity": None
@@ -230,6 +232,7 @@ class Journey:
 
     def _event(self, event: Event, **fields: object) -> None:
         actions = self.session.handle(event, self.clock(), **fields)
+        self.message = None  # a new screen starts without the previous screen's message
         self._apply(actions)
 
     def _apply(self, actions: list[Any]) -> None:
@@ -430,7 +433,7 @@ class Journey:
             office=self._office_name(en),
             service=str(svc.get("name_en" if en else "name", "")),
             materials=lines,
-            issued_at=datetime.now().astimezone(),
+            issued_at=self._now(),
             time_limit=f"{svc.get('time_limit_days', 0)} 个工作日"
             if not en
             else f"{svc.get('time_limit_days', 0)} working days",
@@ -472,7 +475,14 @@ class Journey:
     def _read_card(self) -> IdCardData:
         # The device service owns the reader (one handle, one operation at a time); identification
         # at the welcome flow uses the same reader as the agent's requests do.
+        self._ask_resident("idcard", "place_card")
         return self.devices._read_card()
+
+    def _ask_resident(self, kind: str, prompt: str) -> None:
+        """The screen asks the resident to act (``place_card``); a simulator acts for them (the
+        device's ``_prompt`` hook), a real device is unaffected. Worker thread only."""
+        device = self.devices._device(kind)
+        device._prompt(lambda _: None, prompt)
 
     async def _op_type_id(self, m: dict[str, Any]) -> None:
         """Show the keypad (or, with ``id_number``, accept the typed number)."""
@@ -518,7 +528,7 @@ class Journey:
             service=str(t.get("service_name_en" if en else "service_name", "")),
             number=str(t.get("number", "")),
             people_ahead=max(0, int(estimate.get("position", 1)) - 1),
-            issued_at=datetime.now().astimezone(),
+            issued_at=self._now(),
             wait_minutes=(int(estimate["low_min"]), int(estimate["high_min"])) if estimate else None,
             station=self._station_name(en),
         )
@@ -574,10 +584,10 @@ class Journey:
         slip = slips.AppointmentSlip(
             office=self._office_name(en),
             service=str(b.get("service_name_en" if en else "service_name", "")),
-            starts_at=datetime.fromisoformat(str(b["starts_at"])).astimezone(),
-            ends_at=datetime.fromisoformat(str(b["ends_at"])).astimezone(),
+            starts_at=datetime.fromisoformat(str(b["starts_at"])).astimezone(self._now().tzinfo),
+            ends_at=datetime.fromisoformat(str(b["ends_at"])).astimezone(self._now().tzinfo),
             code=str(b.get("code", "")),
-            issued_at=datetime.now().astimezone(),
+            issued_at=self._now(),
         )
         printed = await self._print("booking", lambda p: p.print_appointment(slip), en)
         self.farewell["printed"] = printed
@@ -604,7 +614,7 @@ class Journey:
             service=str(ticket.get("service_name_en" if en else "service_name", "")),
             number=str(t.get("display_number", "")),
             people_ahead=int(ticket.get("ahead", 0)),
-            issued_at=datetime.now().astimezone(),
+            issued_at=self._now(),
             station=self._station_name(en),
         )
         await self._print("ticket", lambda p: p.print_ticket(slip), en)
@@ -712,7 +722,11 @@ class Journey:
         self.prompt = f"prompt.{self.hw['guidance']}.consent"
         self._publish()
         try:
-            return await asyncio.wait_for(asyncio.shield(self._consent), self.consent_timeout)
+            granted = await asyncio.wait_for(asyncio.shield(self._consent), self.consent_timeout)
+            if granted and request.action.value == "read_id_card":
+                with contextlib.suppress(HardwareError):  # the read itself reports a broken reader
+                    await asyncio.to_thread(self._ask_resident, "idcard", "place_card")
+            return granted
         except TimeoutError:
             if self.hw is not None and self.hw.get("request_id") == request.request_id:
                 self.hw["phase"] = "refused"
@@ -761,6 +775,10 @@ class Journey:
 
     def _key(self, what: str) -> str:
         return f"{what}-{uuid.uuid4().hex}"
+
+    def _now(self) -> datetime:
+        """Now in the office's time zone (slips show office-local time)."""
+        return datetime.now(ZoneInfo(self.identity.timezone if self.identity else "Asia/Shanghai"))
 
     def _office_name(self, en: bool) -> str:
         if self.identity is None:

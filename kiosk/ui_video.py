@@ -20,7 +20,7 @@ import contextlib
 import logging
 import shlex
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import IO, Any
 
@@ -128,7 +128,7 @@ class FrameTap:
                     await asyncio.wait_for(self._changed.wait_for(lambda: self.seq != seq), within)
         return self.seq
 
-    async def mjpeg(self, *, idle_timeout: float = 1.0) -> AsyncIterator[bytes]:
+    async def mjpeg(self, *, idle_timeout: float = 1.0) -> AsyncGenerator[bytes, None]:
         """``multipart/x-mixed-replace`` parts: each new frame once; when no frame comes, the last
         again every ``idle_timeout`` seconds (so a stalled stream is still a live connection)."""
         seq = -1

@@ -77,7 +77,13 @@ class VoicePrompts:
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
             )
-            _, err = await proc.communicate()
+            try:
+                _, err = await proc.communicate()
+            except asyncio.CancelledError:  # shutting down mid-generation: leave no process behind
+                proc.kill()
+                await asyncio.shield(proc.wait())
+                tmp.unlink(missing_ok=True)
+                raise
             if proc.returncode != 0 or not tmp.exists():
                 logger.warning("espeak-ng failed for %s (%s)", key, err.decode(errors="replace")[:200])
                 return None

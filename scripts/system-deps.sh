@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs (Chromium for browser tests, CJK fonts so
-# Chinese renders in screenshots). Idempotent; a no-op when everything is present.
+# Chinese renders in screenshots, espeak-ng for the kiosk's voice prompts). Idempotent; a no-op when everything is present.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)  # kiosk voice prompts (-v cmn)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -418,6 +418,7 @@ function wipeIfNeeded() {
 
 function render(v) {
   const stateChanged = !view || view.state !== v.state;
+  if (v.catalog_ready && !catalog.services.length) loadCatalog().then(() => view && render(view));
   view = v;
   wipeIfNeeded();
   if (stateChanged && v.state !== "rating") { form.level = null; form.reasons.clear(); }
@@ -471,7 +472,6 @@ async function main() {
   await loadCatalog();
   wire();
   connect();
-  setInterval(() => { if (!catalog.services.length) loadCatalog().then(() => view && render(view)); }, 5000);
 }
 
 main();
