@@ -91,14 +91,13 @@ async def test_connection_errors_are_retried_with_backoff() -> None:
     assert info.value.attempts == 4
 
 
-async def test_health_report_without_endpoint_returns_false(office: OfficeHarness) -> None:
-    """Until the office has a device-health endpoint, report_health says so instead of failing."""
+async def test_health_report_is_accepted(office: OfficeHarness) -> None:
+    """The office's device-health endpoint (contract C5) takes the runtime's report: True."""
     _, token = office.enroll_kiosk()
-    has_endpoint = any(getattr(r, "path", "") == "/api/kiosk/health" for r in office.app.routes)
     async with OfficeClient(
         "http://office.test", token, transport=httpx.ASGITransport(app=office.app)
     ) as client:
-        assert await client.report_health({"devices": {}}) is has_endpoint
+        assert await client.report_health({"devices": {}, "in_call": False}) is True
 
 
 def test_cli_run_without_enrollment_exits_2(
