@@ -294,7 +294,7 @@ function onEvent(message) {
 
 async function reload() {
   try {
-    const tickets = await api("GET", "/api/queue/tickets");
+    const tickets = await api("GET", "/api/queue/tickets?estimates=false");
     const keep = new Set(tickets.map((tk) => tk.id));
     for (const id of [...rows.keys()]) if (!keep.has(id)) remove(id);
     const fragment = document.createDocumentFragment();
@@ -312,6 +312,7 @@ async function reload() {
       fragment.append(rec.li);
     }
     $("tickets").replaceChildren(fragment);
+    if (!loaded) stats.loadedAt = performance.now(); // first full list in the DOM (read by the bench)
     loaded = true;
     scheduleSummary();
   } catch {

@@ -355,10 +355,15 @@ def rejoin(ticket_id: DbId, request: Request, p: KioskOrStaff) -> TicketOut:
 
 @router.get("/tickets", response_model=list[TicketOut], summary="Queued tickets in call order")
 def list_queued(
-    request: Request, p: OfficeStaff, office_id: int | None = Query(default=None, ge=1, le=MAX_DB_ID)
+    request: Request,
+    p: OfficeStaff,
+    office_id: int | None = Query(default=None, ge=1, le=MAX_DB_ID),
+    estimates: bool = Query(
+        default=True, description="false: no per-ticket estimate (fast, for queue panels)"
+    ),
 ) -> list[TicketOut]:
     ctx = ctx_of(request)
-    return [_out(st) for st in status.queued_list(ctx, _office_for(p, office_id))]
+    return [_out(st) for st in status.queued_list(ctx, _office_for(p, office_id), estimates=estimates)]
 
 
 @router.put(
