@@ -17,7 +17,6 @@ from office.calls.signals import kiosk_party, run_on_hub
 from office.context import OfficeContext
 from office.errors import ApiError
 from office.models import Office, Role, Service, Station, User
-from office.queue.estimate import accuracy
 from office.queue.numbering import business_date
 from office.stats import Period, live, period
 from office.stats.tables import to_csv
@@ -287,7 +286,7 @@ def _period_out(ctx: OfficeContext, office_id: int, p: Period, target_min: int) 
         hourly = period.served_per_hour(s, office_id, p)
         bins = period.wait_distribution(s, office_id, p)
         trend = period.satisfaction_trend(s, office_id, p)
-        acc = accuracy(s, office_id, p.first_day, p.last_day)
+        acc = period.wait_accuracy(s, office_id, p)
     return PeriodOut(
         office_id=office_id,
         timezone=p.zone,

@@ -120,7 +120,16 @@ class Ticket(Base):
             "ix_tickets_office_day",
             "office_id",
             "business_date",
-            postgresql_include=["station_id", "service_id", "state", "ended_by", "issued_at"],
+            postgresql_include=[
+                "id",
+                "station_id",
+                "service_id",
+                "state",
+                "ended_by",
+                "issued_at",
+                "first_called_at",
+                "predicted_wait_s",
+            ],
         ),
     )
 

@@ -23,11 +23,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, null, or_, select
+from sqlalchemy import Select, and_, case, func, literal_column, null, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
 from office.models import Rating, Ticket, TicketEvent, TicketState
+from office.queue.estimate import Accuracy
 from office.stats.percentiles import rate
 from office.stats.periods import Period
 from office.stats.sqlfn import bucket, epoch
@@ -45,6 +46,7 @@ __all__ = [
     "figures",
     "satisfaction_trend",
     "served_per_hour",
+    "wait_accuracy",
     "wait_distribution",
 ]
 
@@ -59,6 +61,7 @@ _E = TicketEvent.__table__
 _R = Rating.__table__
 _TERMINAL = (TicketState.DONE.value, TicketState.NO_SHOW.value, TicketState.LEFT.value)
 _SERVING = TicketState.SERVING.value
+_SERVING_SQL: Any = literal_column(f"'{_SERVING}'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +168,10 @@ def _dialect(s: Session) -> str:
 def _serving(dialect: str, office_id: int, period: Period, by_agent: bool) -> Subquery:
     """Per ticket (and agent): first answer, seconds in serving, segments opened and closed."""
     ep = epoch(dialect, _E.c.at)
-    into = _E.c.to_state == _SERVING
-    out = _E.c.from_state == _SERVING
+    # Inline constants (not bound parameters): a cached generic plan must still match the partial
+    # index ix_ticket_events_serving, whose predicate is this one.
+    into = _E.c.to_state == _SERVING_SQL
+    out = _E.c.from_state == _SERVING_SQL
     keys = [_E.c.ticket_id, *([_E.c.agent_id] if by_agent else [])]
     return (
         select(
@@ -200,10 +205,20 @@ def _in_period(office_id: int, period: Period) -> Any:
     )
 
 
-def ticket_facts(dialect: str, office_id: int, period: Period) -> Subquery:
-    """One row per ticket of the period: keys, state, wait_s, handling_s, first_serve_ep."""
+def ticket_facts(dialect: str, office_id: int, period: Period, ratings: bool = False) -> Subquery:
+    """One row per ticket of the period: keys, state, wait_s, handling_s, first_serve_ep and (with
+    ``ratings``) its rating's r_level, r_default, r_agent."""
     sv = _serving(dialect, office_id, period, by_agent=False)
     done_and_closed = and_(_T.c.state == TicketState.DONE.value, sv.c.opened == sv.c.closed)
+    joined = _T.outerjoin(sv, sv.c.ticket_id == _T.c.id)
+    rating_cols: list[Any] = [null().label("r_level"), null().label("r_default"), null().label("r_agent")]
+    if ratings:
+        joined = joined.outerjoin(_R, _R.c.ticket_id == _T.c.id)
+        rating_cols = [
+            _R.c.level.label("r_level"),
+            _R.c.is_default.label("r_default"),
+            _R.c.agent_id.label("r_agent"),
+        ]
     return (
         select(
             _T.c.id,
@@ -215,8 +230,9 @@ def ticket_facts(dialect: str, office_id: int, period: Period) -> Subquery:
             _ms(sv.c.first_serve_ep - epoch(dialect, _T.c.issued_at)).label("wait_s"),
             case((done_and_closed, _ms(sv.c.serving_s))).label("handling_s"),
             sv.c.first_serve_ep,
+            *rating_cols,
         )
-        .select_from(_T.outerjoin(sv, sv.c.ticket_id == _T.c.id))
+        .select_from(joined)
         .where(_in_period(office_id, period))
         .subquery("facts")
     )
@@ -265,13 +281,15 @@ def _p90(s: Session, facts: Subquery, value: str, key: str | None) -> dict[int |
 # --- ratings --------------------------------------------------------------------------------------
 
 
-def _satisfaction_cols() -> list[Any]:
+def _satisfaction_cols(f: Any, level: str = "r_level", default: str = "r_default") -> list[Any]:
+    """Aggregates of the ratings in ``f`` (a rating level column and an is-default column)."""
+    lv, df = f.c[level], f.c[default]
     return [
-        func.count(_R.c.id).label("ratings"),
-        _count_if(_R.c.is_default.is_(True)).label("defaults"),
-        _count_if(_R.c.level >= 4).label("good"),
-        _count_if(_R.c.level <= 2).label("bad"),
-        func.avg(_R.c.level).label("mean_level"),
+        func.count(lv).label("ratings"),
+        _count_if(df.is_(True)).label("defaults"),
+        _count_if(lv >= 4).label("good"),
+        _count_if(lv <= 2).label("bad"),
+        func.avg(lv).label("mean_level"),
     ]
 
 
@@ -286,17 +304,6 @@ def _satisfaction_row(row: Any) -> Satisfaction:
     )
 
 
-def _satisfaction_by(s: Session, office_id: int, period: Period, key: Any) -> dict[Any, Satisfaction]:
-    q = (
-        select(key.label("k") if key is not None else null().label("k"), *_satisfaction_cols())
-        .select_from(_R.join(_T, _T.c.id == _R.c.ticket_id))
-        .where(_in_period(office_id, period))
-    )
-    if key is not None:
-        q = q.group_by(key)
-    return {row.k: _satisfaction_row(row) for row in s.execute(q)}
-
-
 # --- public queries -------------------------------------------------------------------------------
 
 
@@ -304,9 +311,11 @@ def figures(
     s: Session, office_id: int, period: Period, target_wait_s: float, by: Dimension = "office"
 ) -> list[Figures]:
     """The period's figures for the office (one row, key None) or per station / service."""
-    f = ticket_facts(_dialect(s), office_id, period)
+    dialect = _dialect(s)
+    f = ticket_facts(dialect, office_id, period, ratings=True)
     key_name = {"office": None, "station": "station_id", "service": "service_id"}[by]
     key = f.c[key_name] if key_name else None
+    inline_p90 = dialect == "postgresql"
     q = select(
         key.label("k") if key is not None else null().label("k"),
         func.count().label("issued"),
@@ -323,35 +332,44 @@ def figures(
         _count_if(f.c.wait_s <= target_wait_s).label("within_target"),
         func.avg(f.c.wait_s).label("wait_mean"),
         func.avg(f.c.handling_s).label("handling_mean"),
+        *_satisfaction_cols(f),
+        *(
+            [
+                func.percentile_disc(0.9).within_group(f.c.wait_s).label("wait_p90"),
+                func.percentile_disc(0.9).within_group(f.c.handling_s).label("handling_p90"),
+            ]
+            if inline_p90
+            else []
+        ),
     )
     if key is not None:
         q = q.group_by(key).order_by(key)
     rows = s.execute(q).all()
-    wait_p90 = _p90(s, f, "wait_s", key_name)
-    handling_p90 = _p90(s, f, "handling_s", key_name)
-    rating_key = {"office": None, "station": _T.c.station_id, "service": _T.c.service_id}[by]
-    sat = _satisfaction_by(s, office_id, period, rating_key)
-    out: list[Figures] = []
-    for row in rows:
-        out.append(
-            Figures(
-                key=row.k,
-                issued=int(row.issued),
-                served=int(row.served),
-                completed=int(row.completed),
-                no_show=int(row.no_show),
-                abandoned=int(row.abandoned),
-                unserved_at_close=int(row.unserved_at_close),
-                ended=int(row.ended),
-                within_target=int(row.within_target),
-                wait_mean_s=_f(row.wait_mean),
-                wait_p90_s=wait_p90.get(row.k),
-                handling_mean_s=_f(row.handling_mean),
-                handling_p90_s=handling_p90.get(row.k),
-                satisfaction=sat.get(row.k, Satisfaction()),
-            )
+    if inline_p90:
+        wait_p90 = {r.k: r.wait_p90 for r in rows}
+        handling_p90 = {r.k: r.handling_p90 for r in rows}
+    else:
+        wait_p90 = _p90(s, f, "wait_s", key_name)
+        handling_p90 = _p90(s, f, "handling_s", key_name)
+    return [
+        Figures(
+            key=row.k,
+            issued=int(row.issued),
+            served=int(row.served),
+            completed=int(row.completed),
+            no_show=int(row.no_show),
+            abandoned=int(row.abandoned),
+            unserved_at_close=int(row.unserved_at_close),
+            ended=int(row.ended),
+            within_target=int(row.within_target),
+            wait_mean_s=_f(row.wait_mean),
+            wait_p90_s=_f(wait_p90.get(row.k)),
+            handling_mean_s=_f(row.handling_mean),
+            handling_p90_s=_f(handling_p90.get(row.k)),
+            satisfaction=_satisfaction_row(row),
         )
-    return out
+        for row in rows
+    ]
 
 
 def _f(value: Any) -> float | None:
@@ -360,29 +378,39 @@ def _f(value: Any) -> float | None:
 
 def agent_figures(s: Session, office_id: int, period: Period) -> list[AgentFigures]:
     """Per agent: tickets answered, completed (handled to done), handling mean and p90, ratings."""
-    f = _agent_facts(_dialect(s), office_id, period)
+    dialect = _dialect(s)
+    f = _agent_facts(dialect, office_id, period)
+    inline_p90 = dialect == "postgresql"
     q = (
         select(
             f.c.agent_id.label("k"),
             func.count(f.c.first_serve_ep).label("served"),
             func.count(f.c.handling_s).label("completed"),
             func.avg(f.c.handling_s).label("handling_mean"),
+            *([func.percentile_disc(0.9).within_group(f.c.handling_s).label("p90")] if inline_p90 else []),
         )
         .group_by(f.c.agent_id)
         .order_by(f.c.agent_id)
     )
-    p90 = _p90(s, f, "handling_s", "agent_id")
-    sat = _satisfaction_by(s, office_id, period, _R.c.agent_id)
+    rows = s.execute(q).all()
+    p90 = {r.k: r.p90 for r in rows} if inline_p90 else _p90(s, f, "handling_s", "agent_id")
+    rated = (
+        select(_R.c.agent_id.label("k"), *_satisfaction_cols(_R, level="level", default="is_default"))
+        .select_from(_T.join(_R, _R.c.ticket_id == _T.c.id))
+        .where(_in_period(office_id, period), _R.c.agent_id.is_not(None))
+        .group_by(_R.c.agent_id)
+    )
+    sat = {row.k: _satisfaction_row(row) for row in s.execute(rated)}
     return [
         AgentFigures(
             agent_id=int(row.k),
             served=int(row.served),
             completed=int(row.completed),
             handling_mean_s=_f(row.handling_mean),
-            handling_p90_s=p90.get(row.k),
+            handling_p90_s=_f(p90.get(row.k)),
             satisfaction=sat.get(row.k, Satisfaction()),
         )
-        for row in s.execute(q)
+        for row in rows
     ]
 
 
@@ -416,9 +444,44 @@ def wait_distribution(s: Session, office_id: int, period: Period) -> list[WaitBi
 
 def satisfaction_trend(s: Session, office_id: int, period: Period) -> list[TrendDay]:
     """Per day of the period: served tickets and their ratings."""
-    f = ticket_facts(_dialect(s), office_id, period)
-    served: dict[date, int] = dict(
-        s.execute(select(f.c.business_date, func.count(f.c.wait_s)).group_by(f.c.business_date)).all()
+    f = ticket_facts(_dialect(s), office_id, period, ratings=True)
+    q = select(f.c.business_date.label("k"), func.count(f.c.wait_s).label("served"), *_satisfaction_cols(f))
+    by_day = {row.k: row for row in s.execute(q.group_by(f.c.business_date))}
+    return [
+        TrendDay(day, int(by_day[day].served), _satisfaction_row(by_day[day]))
+        if day in by_day
+        else TrendDay(day, 0, Satisfaction())
+        for day in period.days
+    ]
+
+
+def wait_accuracy(s: Session, office_id: int, period: Period) -> Accuracy:
+    """Wait-estimate accuracy in SQL, the same figures as :func:`office.queue.estimate.accuracy`:
+    the prediction stored at issue vs the actual issue → first call, over tickets called so far."""
+    dialect = _dialect(s)
+    wait = epoch(dialect, _T.c.first_called_at) - epoch(dialect, _T.c.issued_at)
+    rows = (
+        select(
+            _T.c.office_id.label("k"),
+            _ms(wait).label("wait_s"),
+            _ms(func.abs(wait - _T.c.predicted_wait_s)).label("error_s"),
+        )
+        .where(
+            _in_period(office_id, period),
+            _T.c.first_called_at.is_not(None),
+            _T.c.predicted_wait_s.is_not(None),
+        )
+        .subquery("predicted")
     )
-    sat = _satisfaction_by(s, office_id, period, _T.c.business_date)
-    return [TrendDay(day, int(served.get(day, 0)), sat.get(day, Satisfaction())) for day in period.days]
+    inline_p90 = dialect == "postgresql"
+    q = select(
+        func.count().label("n"),
+        func.avg(rows.c.error_s).label("mae"),
+        func.avg(rows.c.wait_s).label("mean_wait"),
+        *([func.percentile_disc(0.9).within_group(rows.c.error_s).label("p90")] if inline_p90 else []),
+    )
+    row = s.execute(q).one()
+    if not row.n:
+        return Accuracy(0, None, None, None)
+    p90 = row.p90 if inline_p90 else _p90(s, rows, "error_s", None).get(None)
+    return Accuracy(int(row.n), _f(row.mae), _f(p90), _f(row.mean_wait))

@@ -7,12 +7,14 @@ from datetime import date
 import pytest
 from sqlalchemy.orm import Session
 
+from office.queue.estimate import accuracy
 from office.stats import Period
 from office.stats.period import (
     agent_figures,
     figures,
     satisfaction_trend,
     served_per_hour,
+    wait_accuracy,
     wait_distribution,
 )
 from tests.conftest import TestDatabase
@@ -154,3 +156,15 @@ def test_an_empty_period_has_zero_counts_and_no_averages(database: TestDatabase,
         None,
         None,
     )
+
+
+def test_wait_accuracy_in_sql_equals_the_queue_estimate_module(
+    database: TestDatabase, history: History
+) -> None:
+    """The dashboard's SQL accuracy gives the figures of office.queue.estimate.accuracy."""
+    with Session(database.engine) as s:
+        mine = wait_accuracy(s, history.office_id, Period(D1, D2, ZONE))
+        ref = accuracy(s, history.office_id, D1, D2)
+    assert mine.samples == ref.samples > 5
+    for name in ("mae_s", "p90_error_s", "mean_wait_s"):
+        assert _same(getattr(mine, name), getattr(ref, name)), name

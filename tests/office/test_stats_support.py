@@ -60,6 +60,7 @@ class Life:
     rating: tuple[int, bool, int | None] | None = None  # level, is_default, agent
     now: datetime = field(init=False)
     ticket_id: int | None = None
+    predicted_wait_s: int | None = None
 
     def __post_init__(self) -> None:
         self.now = self.issued_at
@@ -191,14 +192,18 @@ class History:
 
     # --- building ---------------------------------------------------------------------------------
 
-    def setup(self, s: Session, code: str = "ST1") -> None:
-        """Create the office, stations, services and agents."""
-        office = Office(code=code, name="统计街道", timezone=ZONE)
-        s.add(office)
-        s.flush()
-        self.office_id = office.id
+    def setup(self, s: Session, code: str = "ST1", office_id: int | None = None) -> None:
+        """Create the office (unless ``office_id`` names one), stations, services and agents."""
+        if office_id is None:
+            office = Office(code=code, name="统计街道", timezone=ZONE)
+            s.add(office)
+            s.flush()
+            office_id = office.id
+        self.office_id = office_id
         for i in range(self.n_stations):
-            st = Station(office_id=office.id, code=f"{code}-S{i}", name=f"站{i}")
+            st = Station(
+                office_id=office_id, code=f"{code}-S{i}", name=f"社区服务站{i}", name_en=f"Station {i}"
+            )
             s.add(st)
             s.flush()
             self.stations.append(st.id)
@@ -206,7 +211,13 @@ class History:
         s.add(cat)
         s.flush()
         for i in range(self.n_services):
-            sv = Service(code=f"{code}-SV{i}", category_id=cat.id, name=f"事项{i}", queue_prefix="AB"[i % 2])
+            sv = Service(
+                code=f"{code}-SV{i}",
+                category_id=cat.id,
+                name=f"事项{i}",
+                name_en=f"Service {i}",
+                queue_prefix="AB"[i % 2],
+            )
             s.add(sv)
             s.flush()
             self.services.append(sv.id)
@@ -216,7 +227,7 @@ class History:
                 username=f"{code}-agent{i}",
                 display_name=f"坐席{i}",
                 role=Role.AGENT,
-                office_id=office.id,
+                office_id=office_id,
                 password_hash="x",
             )
             s.add(u)
@@ -236,6 +247,7 @@ class History:
                 issued_at=clock,
                 business_date=clock.astimezone(TZ).date(),
             )
+            life.predicted_wait_s = r.choice([None, r.randint(0, 3000)])
             self._play(scenario, Player(life))
             if ratings and life.first_serve and life.answered_by and r.random() < 0.8:
                 last_agent = life.answered_by[-1]
@@ -321,6 +333,7 @@ class History:
                 issued_at=life.issued_at,
                 agent_id=life.agent,
                 first_called_at=next((e[0] for e in life.events if e[1] == "offer"), None),
+                predicted_wait_s=life.predicted_wait_s,
                 served_at=max((e[0] for e in life.events if e[1] == "answer"), default=None),
                 ended_at=life.events[-1][0] if life.state in TERMINAL_STATES else None,
                 ended_by=life.ended_by,
