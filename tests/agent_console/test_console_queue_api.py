@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from office.clock import FakeClock
 from office.models import Role
-from tests.conftest import FakeClock, TestDatabase
+from tests.conftest import TestDatabase
 from tests.office.conftest import build_harness
 from tests.office.test_queue_support import QueueHarness, build_queue_harness
 
