@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from office.models import AuditEvent, FollowUp, Rating, Station
@@ -145,3 +149,23 @@ def test_rating_is_bound_to_the_case_of_its_ticket(rr: RatingRig) -> None:
     with rr.h.ctx.read_db() as s:
         bound = {r.ticket_id: r.case_id for r in s.scalars(select(Rating))}
     assert bound == {tid: case_id, other: None}
+
+
+def test_concurrent_ratings_of_one_ticket_one_wins(any_rr: RatingRig) -> None:
+    """Two kiosks' requests racing for one ticket: exactly one 201, the other 409 already_rated."""
+    tid = any_rr.served_ticket()
+    token = any_rr.qh.kiosk_token()
+    clients = [any_rr.kiosk, any_rr.h.kiosk_client(token)]
+    body = {"ticket_id": tid, "level": 5, "reasons": [], "content_version": "2026.1"}
+    barrier = threading.Barrier(2)
+
+    def post(c: TestClient) -> tuple[int, str]:
+        barrier.wait()
+        r = c.post("/api/kiosk/ratings", json=body)
+        return r.status_code, r.json().get("error", {}).get("code", "")
+
+    with ThreadPoolExecutor(2) as pool:
+        results = sorted(pool.map(post, clients))
+    assert results == [(201, ""), (409, "already_rated")]
+    with any_rr.h.ctx.read_db() as s:
+        assert len(list(s.scalars(select(Rating).where(Rating.ticket_id == tid)))) == 1
