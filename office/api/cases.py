@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
@@ -24,6 +24,8 @@ from office.cases.service import (
     is_overdue,
     list_cases,
     local_today,
+    material_notice,
+    replayed_case,
     transfer_case,
 )
 from office.context import OfficeContext
@@ -185,7 +187,7 @@ class CaseOut(BaseModel):
     materials: list[MaterialOut]
     documents: list[CaseDocumentOut]
     history: list[HistoryOut]
-    notice: NoticeOut | None = None
+    notice: NoticeOut | None = Field(default=None, description="一次性告知, for needs_materials cases")
 
 
 class CaseSummaryOut(BaseModel):
@@ -204,7 +206,8 @@ class CaseSummaryOut(BaseModel):
     created_at: datetime
 
 
-def _full(ctx: OfficeContext, case: Case, notice: dict[str, Any] | None = None) -> CaseOut:
+def _full(ctx: OfficeContext, case: Case) -> CaseOut:
+    notice = material_notice(ctx, case)
     with ctx.read_db() as s:
         today = local_today(s, case.office_id, ctx.clock.now())
         materials = list(
@@ -270,10 +273,24 @@ def _full(ctx: OfficeContext, case: Case, notice: dict[str, Any] | None = None) 
 
 
 @router.post(
-    "", response_model=CaseOut, status_code=201, summary="Record the case of a ticket", responses=_ERRORS
+    "",
+    response_model=CaseOut,
+    status_code=201,
+    summary="Record the case of a ticket; Idempotency-Key honoured",
+    responses={**_ERRORS, 200: {"description": "the case already recorded with this Idempotency-Key"}},
 )
-def post_case(body: CaseIn, request: Request, p: CaseStaff) -> CaseOut:
+def post_case(
+    body: CaseIn,
+    request: Request,
+    response: Response,
+    p: CaseStaff,
+    idempotency_key: Annotated[str | None, Header(min_length=8, max_length=100)] = None,
+) -> CaseOut:
     ctx = ctx_of(request)
+    earlier = replayed_case(ctx, p, idempotency_key)
+    if earlier is not None:
+        response.status_code = 200
+        return _full(ctx, get_case(ctx, p, earlier))
     req = CaseRequest(
         ticket_id=body.ticket_id,
         outcome=body.outcome,
@@ -288,9 +305,10 @@ def post_case(body: CaseIn, request: Request, p: CaseStaff) -> CaseOut:
             MaterialTick(m.material_id, tuple(dict.fromkeys(m.document_ids)), m.checked)
             for m in {m.material_id: m for m in body.materials}.values()
         ),
+        idem_key=idempotency_key,
     )
-    case_id, notice = create_case(ctx, p, req)
-    return _full(ctx, get_case(ctx, p, case_id), notice)
+    case_id, _notice = create_case(ctx, p, req)
+    return _full(ctx, get_case(ctx, p, case_id))
 
 
 @router.get("", response_model=list[CaseSummaryOut], summary="Cases of your office, newest first")

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from office import audit
@@ -65,6 +66,8 @@ __all__ = [
     "is_overdue",
     "list_cases",
     "local_today",
+    "material_notice",
+    "replayed_case",
     "transfer_case",
 ]
 
@@ -96,6 +99,8 @@ class CaseRequest:
     forward_agent_id: int | None = None
     forward_office_id: int | None = None
     materials: tuple[MaterialTick, ...] = field(default_factory=tuple)
+    #: The client's Idempotency-Key: a repeat returns the case already recorded with it.
+    idem_key: str | None = None
 
 
 def local_today(s: Session, office_id: int, now: datetime) -> date:
@@ -219,9 +224,73 @@ def _check_documents(
     return docs
 
 
+def _notice(snap: dict[str, Any], missing: list[ServiceMaterial]) -> dict[str, Any]:
+    return {
+        "service_name": str(snap.get("name", "")),
+        "service_name_en": str(snap.get("name_en", "")),
+        "missing": [
+            {
+                "material_id": m.id,
+                "name": m.name,
+                "name_en": m.name_en,
+                "count": m.count,
+                "form": m.form,
+                "notes": m.notes,
+            }
+            for m in missing
+        ],
+    }
+
+
+def material_notice(ctx: OfficeContext, case: Case) -> dict[str, Any] | None:
+    """一次性告知 of a ``needs_materials`` case (materials since deleted from the catalog are left out)."""
+    if case.outcome != CaseOutcome.NEEDS_MATERIALS or not case.missing_material_ids:
+        return None
+    with ctx.read_db() as s:
+        snap = _snapshot(s, case.service_id, case.service_version)
+        rows = {
+            m.id: m
+            for m in s.scalars(
+                select(ServiceMaterial).where(ServiceMaterial.id.in_(case.missing_material_ids))
+            )
+        }
+    return _notice(snap, [rows[i] for i in case.missing_material_ids if i in rows])
+
+
+def _replayed(ctx: OfficeContext, office_id: int | None, key: str | None) -> int | None:
+    if key is None:
+        return None
+    with ctx.read_db() as s:
+        return s.scalar(select(Case.id).where(Case.office_id == office_id, Case.idem_key == key))
+
+
 def create_case(ctx: OfficeContext, p: Principal, req: CaseRequest) -> tuple[int, dict[str, Any] | None]:
-    """Record a case; returns its id and, for ``needs_materials``, the one-time notice to print."""
+    """Record a case; returns its id and, for ``needs_materials``, the one-time notice to print.
+
+    With an idempotency key already used in the office, nothing is written and the earlier case's id
+    is returned with notice ``None`` (see :func:`replayed_case`).
+    """
     user = p.require_user()
+    earlier = _replayed(ctx, user.office_id, req.idem_key)
+    if earlier is not None:
+        return earlier, None
+    try:
+        return _create(ctx, p, user, req)
+    except IntegrityError:
+        earlier = _replayed(ctx, user.office_id, req.idem_key)
+        if earlier is None:
+            raise
+        return earlier, None
+
+
+def replayed_case(ctx: OfficeContext, p: Principal, key: str | None) -> int | None:
+    """The case already recorded in the caller's office with Idempotency-Key ``key``, if any."""
+    return _replayed(ctx, p.require_user().office_id, key)
+
+
+def _create(
+    ctx: OfficeContext, p: Principal, user: AuthUser, req: CaseRequest
+) -> tuple[int, dict[str, Any] | None]:
     now = ctx.clock.now()
     if req.outcome is CaseOutcome.REJECTED and not req.reason.strip():
         raise ApiError(422, "reason_required", "a rejection needs a reason")
@@ -327,6 +396,7 @@ def create_case(ctx: OfficeContext, p: Principal, req: CaseRequest) -> tuple[int
             completed_at=now if state is CaseState.COMPLETED else None,
             created_at=now,
             updated_at=now,
+            idem_key=req.idem_key,
         )
         s.add(case)
         s.flush()
@@ -367,22 +437,7 @@ def create_case(ctx: OfficeContext, p: Principal, req: CaseRequest) -> tuple[int
             identity=identity is not None,
         )
         if req.outcome is CaseOutcome.NEEDS_MATERIALS:
-            notice = {
-                "service_name": str(snap.get("name", "")),
-                "service_name_en": str(snap.get("name_en", "")),
-                "missing": [
-                    {
-                        "material_id": m.id,
-                        "name": m.name,
-                        "name_en": m.name_en,
-                        "count": m.count,
-                        "form": m.form,
-                        "notes": m.notes,
-                    }
-                    for mid in req.missing_material_ids
-                    for m in [materials[mid]]
-                ],
-            }
+            notice = _notice(snap, [materials[mid] for mid in req.missing_material_ids])
         case_id = case.id
         ticket_serving = ticket.state == TicketState.SERVING
         ticket_id = ticket.id

@@ -88,6 +88,7 @@ class Case(Base):
     __table_args__ = (
         UniqueConstraint("office_id", "number"),
         UniqueConstraint("office_id", "business_date", "seq"),
+        UniqueConstraint("office_id", "idem_key"),
         CheckConstraint("seq >= 1", name="seq_pos"),
         Index("ix_cases_office_state", "office_id", "state"),
         Index("ix_cases_due", "state", "due_date"),
@@ -126,6 +127,8 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: The console's ``Idempotency-Key``: a repeated submission returns this case (NULLs never collide).
+    idem_key: Mapped[str | None] = mapped_column(String(100))
 
 
 class CaseEvent(Base):

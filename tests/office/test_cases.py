@@ -436,3 +436,23 @@ def test_documents_of_another_residents_call_cannot_be_attached(crig: CallRig) -
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_document"
     r = crig.agent.post(f"/api/cases/{case['id']}/documents", json={"document_ids": [late]})
     assert r.status_code == 200 and [d["document_id"] for d in r.json()["documents"]] == [own, late]
+
+
+def test_idempotency_key_replays_the_recorded_case_and_the_notice_stays_printable(crig: CallRig) -> None:
+    """A repeated submission with the same Idempotency-Key returns the first case (200), writes nothing;
+    the one-time notice is part of the case on every read."""
+    with live_call(crig) as lc:
+        mats = lc.materials()
+        body = {"ticket_id": lc.ticket_id, "call_id": lc.call_id, "outcome": "needs_materials"}
+        body["missing_material_ids"] = mats[:1]
+        headers = {"Idempotency-Key": "case-key-0001"}
+        first = crig.agent.post("/api/cases", json=body, headers=headers)
+        again = crig.agent.post("/api/cases", json=body, headers=headers)
+        other = crig.agent.post("/api/cases", json=body, headers={"Idempotency-Key": "case-key-0002"})
+    assert (first.status_code, again.status_code, other.status_code) == (201, 200, 201)
+    assert again.json()["id"] == first.json()["id"] != other.json()["id"]
+    assert again.json()["notice"] == first.json()["notice"] is not None
+    with crig.h.ctx.read_db() as s:
+        assert len(list(s.scalars(select(Case)))) == 2
+    shown = crig.agent.get(f"/api/cases/{first.json()['id']}").json()
+    assert [m["material_id"] for m in shown["notice"]["missing"]] == mats[:1]

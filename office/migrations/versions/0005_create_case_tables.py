@@ -89,6 +89,7 @@ def upgrade() -> None:
         sa.Column("created_at", office.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", office.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("idem_key", sa.String(length=100), nullable=True),
         sa.CheckConstraint("seq >= 1", name=op.f("ck_cases_seq_pos")),
         sa.ForeignKeyConstraint(
             ["assigned_agent_id"], ["users.id"], name=op.f("fk_cases_assigned_agent_id_users")
@@ -108,6 +109,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "office_id", "business_date", "seq", name=op.f("uq_cases_office_id_business_date_seq")
         ),
+        sa.UniqueConstraint("office_id", "idem_key", name=op.f("uq_cases_office_id_idem_key")),
         sa.UniqueConstraint("office_id", "number", name=op.f("uq_cases_office_id_number")),
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
