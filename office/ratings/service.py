@@ -23,7 +23,7 @@ from office.calendar import WorkingCalendar, local_instant
 from office.context import OfficeContext
 from office.crypto import DecryptionError, mask_id_number
 from office.errors import ApiError
-from office.models import Base, Call, FollowUp, FollowUpEvent, Rating, Ticket, TicketState
+from office.models import Base, Call, FollowUp, FollowUpEvent, Office, Rating, Ticket, TicketState
 from office.ratings.content import CONTENT_VERSION, is_bad, known_reason, known_version
 from office.ratings.lifecycle import DUE_STEP, FollowUpState, IllegalFollowUpStep, next_state
 
@@ -248,21 +248,30 @@ def apply_default_ratings(ctx: OfficeContext) -> int:
     now = ctx.clock.now()
     cutoff = now - timedelta(minutes=ctx.settings.rating_default_after_min)
     level = ctx.settings.rating_default_level
-    q = (
-        select(Ticket)
-        .where(
-            Ticket.state == TicketState.DONE,
-            Ticket.served_at.is_not(None),
-            Ticket.ended_at <= cutoff,
-            Ticket.ended_at > cutoff - _DEFAULT_LOOKBACK,
-            ~exists().where(Rating.ticket_id == Ticket.id),
-        )
-        .order_by(Ticket.ended_at)
-        .limit(_DEFAULT_BATCH)
-    )
+    # Per office and business day, so the (office_id, business_date) index bounds the scan; the
+    # day range is widened by one on each side for the office's offset from UTC.
+    first_day = (cutoff - _DEFAULT_LOOKBACK).date() - timedelta(days=1)
+    last_day = cutoff.date() + timedelta(days=1)
     created: list[tuple[Rating, FollowUp | None]] = []
+    ticket_ids: list[int] = []
     with ctx.read_db() as s:
-        ticket_ids = list(s.scalars(q.with_only_columns(Ticket.id)))
+        for office_id in list(s.scalars(select(Office.id).order_by(Office.id))):
+            q = (
+                select(Ticket.id)
+                .where(
+                    Ticket.office_id == office_id,
+                    Ticket.business_date >= first_day,
+                    Ticket.business_date <= last_day,
+                    Ticket.state == TicketState.DONE,
+                    Ticket.served_at.is_not(None),
+                    Ticket.ended_at <= cutoff,
+                    Ticket.ended_at > cutoff - _DEFAULT_LOOKBACK,
+                    ~exists().where(Rating.ticket_id == Ticket.id),
+                )
+                .order_by(Ticket.ended_at)
+                .limit(_DEFAULT_BATCH)
+            )
+            ticket_ids.extend(s.scalars(q))
     for ticket_id in ticket_ids:
         try:
             with ctx.db() as s, s.begin():
