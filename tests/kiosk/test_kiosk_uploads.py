@@ -26,7 +26,7 @@ from office import enrollment
 from office.audit import Actor
 from office.models import AuditEvent, CallIdentity, Document, Role, Service, Verification
 from signaling.client import SignalingClient
-from signaling.messages import HwAction, HwOutcome
+from signaling.messages import HwAction, HwOutcome, HwRequest
 from signaling.messages import Role as SignalingRole
 from tests.conftest import TestDatabase
 from tests.e2e.conftest import LiveOffice
@@ -161,3 +161,34 @@ async def test_an_upload_failure_keeps_the_result(relay: Relay, caplog: pytest.L
     assert still.data["transfers"]  # the instant preview still went over the data channel
     assert "upload to the office failed" in caplog.text
     assert CARD["id_number"] not in caplog.text and CARD["name"] not in caplog.text
+
+
+async def test_the_unmasked_card_stays_out_of_the_result_data_and_repr() -> None:
+    """read_id_card: the upload gets every unmasked field; ``data`` and ``repr`` stay masked."""
+    devices = DeviceService({"idcard": DEVICES["idcard"]}, consent=auto_grant)
+
+    async def progress(_stage: str) -> None:
+        return None
+
+    try:
+        request = HwRequest(call_id="call-1", request_id="hw-1", action=HwAction.READ_ID_CARD, params={})
+        result = await devices.handle(request, progress)
+    finally:
+        await devices.close()
+    assert result.outcome is HwOutcome.OK and result.identity is not None
+    assert result.identity["id_number"] == CARD["id_number"] and result.identity["name"] == CARD["name"]
+    assert set(result.identity) == {
+        "name",
+        "sex",
+        "nation",
+        "birth_date",
+        "address",
+        "id_number",
+        "issuer",
+        "valid_from",
+        "valid_to",
+        "card_type",
+    }
+    for value in (CARD["id_number"], CARD["name"], CARD["address"]):
+        assert value not in repr(result)
+        assert value not in json.dumps(result.data, ensure_ascii=False)
