@@ -103,6 +103,8 @@ class Journey:
         self.poll_interval = poll_interval
         self.retry_interval = retry_interval
         self.session = Session(timeouts=dict(timeouts)) if timeouts else Session()
+        self.slip_english = False
+        """Slips use Chinese names to match the printer's labels (its style's locale) unless set."""
         self.listeners: set[Listener] = set()
         self.catalog: dict[str, Any] = {"categories": [], "services": []}
         self.reasons: list[dict[str, str]] = list(FALLBACK_REASONS)
@@ -427,7 +429,7 @@ class Journey:
         svc = self.service
         if svc is None:
             return
-        en = self.session.data.language == "en"
+        en = self.slip_english
         lines = [_material_line(m, en) for m in svc.get("materials", [])]
         notice = slips.MaterialsNotice(
             office=self._office_name(en),
@@ -521,7 +523,7 @@ class Journey:
         self.ticket_id = int(t["id"])
         self.ticket = _ticket_view(t)
         self._event(Event.TICKET_ISSUED, ticket={"number": str(t.get("number", ""))})
-        en = self.session.data.language == "en"
+        en = self.slip_english
         estimate = t.get("estimate") or {}
         slip = slips.QueueTicket(
             office=self._office_name(en),
@@ -579,7 +581,7 @@ class Journey:
             phone=self.phone,
         )
         self.hold = None
-        en = self.session.data.language == "en"
+        en = self.slip_english
         self.farewell = {"kind": "booked", "booking": _booking_view(b)}
         slip = slips.AppointmentSlip(
             office=self._office_name(en),
@@ -607,7 +609,7 @@ class Journey:
         self._event(Event.CHECKED_IN, ticket={"number": str(t.get("display_number", ""))})
         with contextlib.suppress(OfficeError, OfficeUnreachable):
             await self._refresh_ticket()
-        en = self.session.data.language == "en"
+        en = self.slip_english
         ticket = self.ticket or {}
         slip = slips.QueueTicket(
             office=self._office_name(en),

@@ -289,9 +289,11 @@ class Session:
         self.last_activity = now
         self.history.append(nxt)
         if nxt in (State.IDLE, State.GOODBYE):
-            # goodbye keeps only the language for its thank-you; idle starts over in Chinese
-            language = self.data.language if nxt is State.GOODBYE else "zh-CN"
-            self.data = SessionData(language=language)
+            # goodbye keeps only the language and elder mode for its thank-you; idle starts over
+            if nxt is State.GOODBYE:
+                self.data = SessionData(language=self.data.language, elder_mode=self.data.elder_mode)
+            else:
+                self.data = SessionData()
             actions.append(Wipe())
         screen, prompt = SCREENS[nxt]
         actions += [Show(screen), Speak(prompt)]

@@ -204,7 +204,7 @@ function nextStep() {
       h("h1", {}, t("checkin.title")),
       h("p", { id: "who" }, who),
       field("code", t("checkin.code_label")),
-      keypad("ABCDEFGHJKLMNPQRSTUVWXYZ23456789".split(""), "code", true),
+      keypad("ABCDEFGHJKMNPQRSTUVWXYZ23456789".split(""), "code", true),
       h("div", { class: "stack" },
         button(t("checkin.submit"), () => send({ op: "check_in", code: form.code }), { cls: "btn btn-primary", id: "check-in" }),
         button(t("checkin.cancel"), () => send({ op: "cancel_booking", code: form.code }), { cls: "btn btn-danger", id: "cancel-booking" })),
@@ -309,7 +309,7 @@ function goodbye() {
   if (f.kind === "booked" && f.booking) {
     lines.push(h("h2", {}, t("goodbye.booked")),
       h("p", { class: "number", id: "booking-code" }, f.booking.code),
-      h("p", {}, t("goodbye.booking_time", { date: f.booking.local_date, time: f.booking.local_start })),
+      h("p", { id: "booking-time" }, t("goodbye.booking_time", { time: f.booking.local_start })),
       f.printed ? h("p", {}, t("goodbye.booking_printed")) : null);
   } else if (f.kind === "booking_cancelled") lines.push(h("h2", {}, t("goodbye.booking_cancelled")));
   else if (f.kind === "rated") lines.push(h("h2", {}, t("goodbye.rated")));
@@ -436,7 +436,7 @@ function render(v) {
   $("station").textContent = v.station ? name(v.station) : "";
   degradedBanner();
   const screen = $("screen");
-  screen.replaceChildren(...(SCREENS[v.state] || welcome)());
+  screen.replaceChildren(...(SCREENS[v.state] || welcome)().flat().filter((c) => c !== null && c !== undefined && c !== false));
   screen.hidden = v.state === "in_call";
   if (v.busy) screen.append(h("p", { class: "busy", id: "busy", role: "status" }, t("busy")));
   renderCall();

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from agent_console.headless import HeadlessAgent
 from office import enrollment
 from office.audit import Actor
-from office.models import Appointment, Role, Ticket
+from office.models import AgentSkill, Appointment, Role, RotaShift, Ticket, User
 from signaling.messages import HwAction, HwOutcome
 from tests.conftest import TIMEOUT, TestDatabase
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveOffice, free_port
@@ -389,6 +389,18 @@ async def test_book_an_appointment_then_check_in(office: LiveOffice, kiosk: Kios
     """Book the first free slot (calendar, printed slip with the code), then check in for it by ID card."""
     from playwright.async_api import async_playwright, expect
 
+    # Arrange: an agent with the service's skill on the rota every day (slots come from the rota).
+    office.add_user("booker", Role.AGENT)
+    with office.ctx.db() as s, s.begin():
+        uid = s.scalar(select(User.id).where(User.username == "booker"))
+        assert uid is not None
+        s.add(AgentSkill(user_id=uid, skill="social_security"))
+        for weekday in range(7):
+            s.add(
+                RotaShift(
+                    office_id=office.office_id, user_id=uid, weekday=weekday, start_min=540, end_min=1020
+                )
+            )
     async with async_playwright() as pw:
         browser, page, errors = await open_page(pw, kiosk)
         try:
@@ -475,10 +487,10 @@ async def test_inactivity_wipes_the_screen_and_the_office_outage_is_explained(
                 await expect(page.locator("#message")).to_have_attribute("data-key", "error.bad_id_number")
                 await check_screen(page, "type-id-error")
                 await page.click("#key-del")
-                await page.click("#key-5")
+                await page.click("#key-X")
                 await page.click("#submit-id")
                 await state(page, "identified")
-                await expect(page.locator("#who")).to_contain_text("1101**********0025")
+                await expect(page.locator("#who")).to_contain_text("1101**********002X")
                 (kiosk.state_dir / "tmp" / "scan.jpg").write_bytes(b"resident scan")
                 await state(page, "idle")  # 4 s without a touch
                 assert "1101" not in await page.locator("body").inner_text()
@@ -495,7 +507,7 @@ async def test_inactivity_wipes_the_screen_and_the_office_outage_is_explained(
                 await page.click("#service-LEGAL-CONSULT")
                 await page.click("#identify")
                 await page.click("#type-id")
-                for ch in "110101199003070025":
+                for ch in "11010119900307002X":
                     await page.click(f"#key-{ch}")
                 await page.click("#submit-id")
                 await state(page, "identified")

@@ -41,7 +41,7 @@ def test_take_a_number_be_served_and_rate() -> None:
     actions = s.handle(Event.RATED, 10_610)
     assert actions == [Wipe(), Show("goodbye"), Speak("prompt.goodbye")]
     assert not s.data.holds_personal_data()
-    assert s.data.language == "en"  # the thank-you is still in the resident's language
+    assert s.data.language == "en" and s.data.elder_mode  # the thank-you still suits the resident
     actions = s.tick(10_620)
     assert _states(s) == [
         "idle",
