@@ -183,9 +183,10 @@ def test_hostile_uploads_over_http_store_nothing_and_log_no_data(
 
 
 def test_identity_upload_is_hashed_encrypted_masked_and_audited(
-    crig: CallRig, caplog: pytest.LogCaptureFixture
+    any_crig: CallRig, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The kiosk's identity: stored as hash + ciphertext, answered masked, read masked; no values in audit/logs."""
+    crig = any_crig
     caplog.set_level(logging.DEBUG)
     with live_call(crig) as lc:
         out = lc.upload_identity()
