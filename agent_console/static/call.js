@@ -114,14 +114,18 @@ async function onSignal(message) {
 
 // --- media ---------------------------------------------------------------------------------------
 
+let asking = null; // the pending camera request (asked once, shared by every caller)
+
 async function localMedia() {
   // Without a camera (or outside a secure context) the agent still sees and hears the resident:
   // the answer is then receive-only, and the panel says why.
   if (!state.local) {
+    asking = asking || navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
     try {
-      state.local = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
+      state.local = await asking;
       $("self").srcObject = state.local;
     } catch {
+      asking = null;
       showError("no_camera");
       return new MediaStream();
     }
@@ -333,5 +337,5 @@ try {
 }
 setStatus(state.statusKey);
 renderQuality();
-await localMedia();
-connectSignaling();
+// Camera and signaling start in the background: pages embedding the panel need not wait for them.
+localMedia().finally(() => connectSignaling());

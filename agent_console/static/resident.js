@@ -10,6 +10,7 @@ let identity = null; // masked fields
 let verifications = [];
 let openCases = null;
 let loadedFor = null;
+let retries = 0;
 
 function render() {
   const dl = $("resident");
@@ -63,7 +64,16 @@ export async function load() {
     const data = await api("GET", `/api/calls/${encodeURIComponent(call.callId)}/resident`);
     loadedFor = call.callId;
     if (data.identity || data.masked || data.name) identity = { ...(identity || {}), ...(data.identity || data.masked || data) };
-    verifications = data.verifications || verifications;
+    // The kiosk records a verification with the office in the background: keep what the kiosk
+    // reported until the office's list has caught up, and look again shortly.
+    const server = data.verifications || [];
+    if (server.length >= verifications.length) {
+      verifications = server;
+      retries = 0;
+    } else if (retries < 5) {
+      retries += 1;
+      setTimeout(load, 1000);
+    }
     openCases = data.open_cases || [];
     for (const key of ["resident_ref", "verifications", "open_cases", "identity", "masked"]) delete identity?.[key];
   } catch {

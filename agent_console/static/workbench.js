@@ -396,8 +396,7 @@ async function boot() {
   wb.settings = settings;
   renderSettings();
   renderTicketButtons();
-  await refreshAgent();
-  renderAgent();
+  const agentLoaded = refreshAgent();
   setInterval(tickTimer, 1000);
   queue.init({ onCall: openCallDialog, onResume: resumeHeld, onAgent: (payload) => {
     if (payload.user_id === wb.me.id) refreshAgent();
@@ -408,6 +407,8 @@ async function boot() {
   hw.init();
   documents.init();
   caseform.init();
+  await agentLoaded;
+  renderAgent();
   document.body.dataset.ready = "true";
 }
 

@@ -24,7 +24,7 @@ from kiosk.config import TokenStore
 from office import enrollment
 from office.audit import Actor
 from office.models import AuditEvent, Kiosk, Role, Service, Station, Ticket, User
-from office.models.cases import Case, CaseMaterial, Document
+from office.models.cases import Case, CaseMaterial, Document, Verification
 from tests.conftest import TIMEOUT, TestDatabase
 from tests.e2e.conftest import LiveOffice, free_port, screenshot
 from tests.e2e.stations import start_seeded_office
@@ -164,6 +164,54 @@ def test_queue_panel_status_bar_and_queue_actions_follow_the_office_live(
     assert errors == []
 
 
+def test_needs_materials_gives_one_notice_listing_everything_missing(office: LiveOffice, page: Any) -> None:
+    """一次性告知: the agent ticks what the resident brought (key 1) and files "needs materials" (Alt+3,
+    Ctrl+Enter); the notice lists every unticked material at once and is ready to print; the case
+    awaits exactly those materials."""
+    office.add_user("agent3", Role.AGENT)
+    office.add_user("desk", Role.AGENT)
+    (replace,) = service_ids(office, "GOV-SSC-REPLACE")  # ID card, photo, the old card
+    r = office.login("desk").post(
+        "/api/queue/tickets",
+        json={"service_id": replace, "station_id": office.station_id},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert r.status_code == 201, r.text
+    ticket = r.json()
+    login(page, office, "agent3")
+    page.keyboard.press("a")
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
+    page.locator(f'#tickets li[data-ticket-id="{ticket["id"]}"]').dblclick()
+    page.fill("#dlg-call-reason", "补交材料后继续")
+    page.click("#dlg-call-ok")
+    expect(page.locator("#ticket-number")).to_have_text(ticket["number"])
+    expect(page.locator("#materials li")).to_have_count(3)
+    page.keyboard.press("1")
+    expect(page.locator("#materials li").first).to_have_attribute("data-checked", "true")
+    page.keyboard.press("Alt+3")
+    expect(page.locator("#case-missing-row")).to_be_visible()
+    page.keyboard.press("Control+Enter")
+    notice = page.locator("#notice")
+    expect(notice).to_be_visible()
+    expect(page.locator("#notice-items li")).to_have_count(2)
+    expect(page.locator("#notice-items")).to_contain_text("近期一寸免冠彩色照片")
+    expect(page.locator("#notice-items")).to_contain_text("原社会保障卡")
+    expect(page.locator("#notice-service")).to_have_text("社会保障卡挂失补换")
+    expect(page.locator("#notice-print")).to_be_visible()
+    screenshot(page, "workbench-notice")
+    case_id = int(page.locator("#case-result").get_attribute("data-case-id") or 0)
+    expect(page.locator("#case-result")).to_have_attribute("data-state", "awaiting_materials")
+    with office.ctx.read_db() as s:
+        case = s.get(Case, case_id)
+        assert case is not None and case.outcome == "needs_materials"
+        ticked = {
+            m.material_id: m.checked
+            for m in s.scalars(select(CaseMaterial).where(CaseMaterial.case_id == case_id))
+        }
+    assert sorted(case.missing_material_ids) == sorted(k for k, v in ticked.items() if not v)
+    assert len(case.missing_material_ids) == 2
+
+
 def test_technician_home_lists_only_their_pages(office: LiveOffice, page: Any) -> None:
     """Links by role: a technician gets the fleet and the board, no workbench (no personal data)."""
     office.add_user("tech", Role.TECHNICIAN)
@@ -263,6 +311,12 @@ def test_agent_serves_a_resident_at_a_kiosk_process_end_to_end(
     )
     expect(page.locator('#resident dd[data-field="name"]')).to_contain_text("*")
 
+    # Fingerprint: the kiosk's 1:N search answers matched or not, with a score; recorded on the call.
+    page.keyboard.press("f")
+    finger = page.locator('#hw-log li[data-action="verify_fingerprint"]')
+    expect(finger).to_have_attribute("data-outcome", "ok", timeout=TIMEOUT * 2000)
+    expect(page.locator('#verifications li[data-kind="fingerprint"]')).to_have_count(1)
+
     # Two pages from the document camera, one after the other (the kiosk runs one device at a time).
     for n in (1, 2):
         page.keyboard.press("d")
@@ -317,6 +371,8 @@ def test_agent_serves_a_resident_at_a_kiosk_process_end_to_end(
         assert all(m.checked for m in ticks.values()) and len(ticks) == 2
         assert sorted(d for m in ticks.values() for d in m.document_ids) == [d.id for d in docs]
         assert all(d.case_id == case_id for d in docs)
+        checks = list(s.scalars(select(Verification).where(Verification.call_id == case.call_id)))
+        assert [v.kind for v in checks] == ["fingerprint"]
         state = s.scalar(select(Ticket.state).where(Ticket.id == ticket["id"]))
         assert state == "done"
         audits = list(s.scalars(select(AuditEvent).order_by(AuditEvent.id)))
