@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from office.booking.schedules import load_calendar
+from office.calendar import DateOverride, WorkingCalendar
 from office.cases.lifecycle import (
     CASE_EVENTS,
     CASE_TRANSITIONS,
@@ -128,13 +129,15 @@ def test_case_number_format() -> None:
         (datetime(2026, 3, 2, 1, 0, tzinfo=UTC), 0, date(2026, 3, 2)),
     ],
 )
-def test_due_dates_on_the_office_calendar(
-    harness: OfficeHarness, accepted_utc: datetime, limit: int, due: date
-) -> None:
-    """The due date is the limit in working days after the office-local acceptance date."""
-    with harness.ctx.read_db() as s:
-        cal = load_calendar(s, harness.office_id)
-    assert cal.due_date(accepted_utc, limit) == due
+def test_due_dates_on_the_office_calendar(accepted_utc: datetime, limit: int, due: date) -> None:
+    """The due date is the limit in working days after the office-local acceptance date; an office
+    override that closes a working day pushes it on."""
+    assert WorkingCalendar("Asia/Shanghai").due_date(accepted_utc, limit) == due
+    closed = WorkingCalendar(
+        "Asia/Shanghai", overrides=[DateOverride(day=due, closed=True, working_day=False)]
+    )
+    if limit > 0:
+        assert closed.due_date(accepted_utc, limit) > due
 
 
 def test_accepted_case_gets_its_due_date_over_a_holiday(harness: OfficeHarness) -> None:
