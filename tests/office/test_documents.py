@@ -317,3 +317,27 @@ def _end(lc: LiveCall) -> None:
 
     send(lc.aws, {"type": "call.end", "call_id": lc.call_id, "reason": "done"})
     expect(lc.kws, "call.end", call_id=lc.call_id)
+
+
+def test_malformed_identity_is_refused_without_echoing_or_storing(
+    crig: CallRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bad JSON, a bad date or a bad number: 422 naming the fields, never the values; nothing stored."""
+    caplog.set_level(logging.DEBUG)
+    with live_call(crig) as lc:
+        path = f"/api/kiosk/calls/{lc.call_id}/identity"
+        bad_number = {**CARD, "id_number": CARD["id_number"] + "<script>"}
+        bad_date = {**CARD, "birth_date": "1990-13-45"}
+        for body in (bad_number, bad_date, {**CARD, "extra": CARD["name"]}):
+            r = crig.kiosk.post(path, json=body)
+            assert r.status_code == 422, r.text
+            assert_no_personal_data(r.text)
+        r = crig.kiosk.post(
+            path,
+            content=b'{"name": "' + CARD["name"].encode() + b'", ',
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code == 422 and CARD["name"] not in r.text
+    with crig.h.ctx.read_db() as s:
+        assert s.scalars(select(CallIdentity)).first() is None
+    assert_no_personal_data(caplog.text)
