@@ -176,7 +176,7 @@ def start_office(world: World, workers: int = 1) -> tuple[subprocess.Popen[bytes
         "OFFICE_ENVIRONMENT": Environment.TEST.value,
         "OFFICE_DATABASE_URL": world.url,
         "OFFICE_PORT": str(port),
-        "OFFICE_LOG_LEVEL": "WARNING",
+        "OFFICE_LOG_LEVEL": os.environ.get("OFFICE_LOG_LEVEL", "WARNING"),
     }
     if world.schema:
         env["PGOPTIONS"] = f"-csearch_path={world.schema}"
@@ -192,6 +192,8 @@ def start_office(world: World, workers: int = 1) -> tuple[subprocess.Popen[bytes
             "--no-access-log",
             "--log-level",
             "warning",
+            "--timeout-worker-healthcheck",  # a loaded machine starts workers slowly
+            "60",
         ]
     proc = subprocess.Popen(
         command,
@@ -201,7 +203,7 @@ def start_office(world: World, workers: int = 1) -> tuple[subprocess.Popen[bytes
         cwd=str(Path(__file__).resolve().parents[1]),
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"office exited: {Path(log.name).read_text()[-2000:]}")
@@ -212,7 +214,7 @@ def start_office(world: World, workers: int = 1) -> tuple[subprocess.Popen[bytes
             pass
         time.sleep(0.1)
     proc.kill()
-    raise TimeoutError("office not ready")
+    raise TimeoutError(f"office not ready: {Path(log.name).read_text()[-2000:]}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -25,9 +25,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+from bench_queue import PG_DEFAULT, SECRETS, World, prepare
 from sqlalchemy import Engine, event, text
 
-from bench.bench_queue import PG_DEFAULT, SECRETS, World, prepare
 from office.app import create_app
 from office.db import make_engine
 from office.settings import Environment, Settings
@@ -40,12 +40,8 @@ class Counts:
     statements: list[str] = field(default_factory=list)
     checkouts: int = 0
     commits: int = 0
-
-    @property
-    def round_trips(self) -> int:
-        """Statements plus one COMMIT per transaction (psycopg folds BEGIN into the first statement's
-        round trip only in pipeline mode; here BEGIN is counted among the statements when emitted)."""
-        return len(self.statements) + self.commits
+    #: PostgreSQL only: what psycopg sent (queries incl. pool pre-pings, BEGIN/COMMIT/ROLLBACK).
+    round_trips: int = 0
 
 
 class Recorder:
@@ -56,6 +52,29 @@ class Recorder:
         event.listen(engine, "before_cursor_execute", self._stmt)
         event.listen(engine, "commit", self._commit)
         event.listen(engine.pool, "checkout", self._checkout)
+        if engine.dialect.name == "postgresql":
+            self._count_driver_round_trips()
+
+    def _count_driver_round_trips(self) -> None:
+        """Wrap psycopg's query and transaction-command entry points (a profiler's instrument)."""
+        import psycopg
+        from psycopg._connection_base import BaseConnection
+
+        recorder = self
+        execute, command = psycopg.Cursor.execute, BaseConnection._exec_command
+
+        def counted_execute(cur: Any, *args: Any, **kwargs: Any) -> Any:
+            if recorder.current is not None:
+                recorder.current.round_trips += 1
+            return execute(cur, *args, **kwargs)
+
+        def counted_command(conn: Any, *args: Any, **kwargs: Any) -> Any:
+            if recorder.current is not None:
+                recorder.current.round_trips += 1
+            return command(conn, *args, **kwargs)
+
+        setattr(psycopg.Cursor, "execute", counted_execute)  # noqa: B010 - patched on purpose
+        setattr(BaseConnection, "_exec_command", counted_command)  # noqa: B010 - patched on purpose
 
     def _stmt(self, _conn: Any, _cur: Any, statement: str, *_: Any) -> None:
         if self.current is not None:
@@ -82,9 +101,9 @@ def _settings(world: World) -> Settings:
     return Settings(
         environment=Environment.TEST,
         database_url=world.url,
-        secret_key=SECRETS["OFFICE_SECRET_KEY"],  # type: ignore[arg-type]
-        data_encryption_key=SECRETS["OFFICE_DATA_ENCRYPTION_KEY"],  # type: ignore[arg-type]
-        lookup_hash_key=SECRETS["OFFICE_LOOKUP_HASH_KEY"],  # type: ignore[arg-type]
+        secret_key=SECRETS["OFFICE_SECRET_KEY"],
+        data_encryption_key=SECRETS["OFFICE_DATA_ENCRYPTION_KEY"],
+        lookup_hash_key=SECRETS["OFFICE_LOOKUP_HASH_KEY"],
         background_jobs=False,
         log_level="WARNING",
     )
@@ -168,6 +187,9 @@ async def main_async(world: World, show_statements: bool, profile_cycles: int) -
                         "statements": len(counts.statements),
                         "commits": counts.commits,
                         "checkouts": counts.checkouts,
+                        "pg_round_trips": counts.round_trips
+                        if world.engine.dialect.name == "postgresql"
+                        else None,
                     }
                 ),
                 flush=True,

@@ -20,7 +20,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from sqlalchemy import select, update
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Select, bindparam, select, update
 from starlette.concurrency import run_in_threadpool
 
 from office.audit import Actor
@@ -179,14 +180,57 @@ def _challenge() -> dict[str, str]:
     return {"WWW-Authenticate": 'Bearer realm="doorstep-kiosk"'}
 
 
+#: Built once: a fixed statement skips SQLAlchemy's per-call construction and cache-key work.
+_KIOSK_BY_TOKEN = (
+    select(Kiosk.id, Kiosk.station_id, Station.office_id, Kiosk.revoked_at)
+    .join(Station, Station.id == Kiosk.station_id)
+    .where(Kiosk.token_hash == bindparam("token_hash"))
+)
+_SESSION_BY_ID = (
+    select(
+        WebSession.csrf_token,
+        WebSession.last_seen_at,
+        WebSession.expires_at,
+        WebSession.revoked_at,
+        User.id,
+        User.username,
+        User.display_name,
+        User.role,
+        User.office_id,
+        User.active,
+    )
+    .join(User, User.id == WebSession.user_id)
+    .where(WebSession.id == bindparam("sid"))
+)
+
+
+#: The statements above compiled once for PostgreSQL (SQL text, bind names).
+_pg_sql: dict[int, str] = {}
+
+
+def _lookup(ctx: OfficeContext, stmt: Select[*tuple[Any, ...]], params: dict[str, str]) -> Any:
+    """One read of one row (attribute access by column name), or None.
+
+    On PostgreSQL: a single round trip in autocommit (no BEGIN, no ROLLBACK), the statement
+    compiled once and run on the psycopg connection (no per-request compile or result set-up).
+    On SQLite: a deferred read transaction (never the write lock).
+    """
+    if ctx.engine.dialect.name == "postgresql":
+        sql = _pg_sql.get(id(stmt))
+        if sql is None:
+            sql = _pg_sql[id(stmt)] = stmt.compile(dialect=ctx.engine.dialect).string
+        with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            driver: Any = conn.connection.driver_connection
+            with driver.cursor(row_factory=namedtuple_row) as cur:
+                cur.execute(sql, params)
+                return cur.fetchone()
+    with ctx.read_engine.connect() as conn:
+        return conn.execute(stmt, params).first()
+
+
 def resolve_kiosk(ctx: OfficeContext, token: str) -> AuthKiosk | None:
     """Validate a device token: an enrolled, not revoked kiosk, or ``None``."""
-    with ctx.read_engine.connect() as conn:
-        row = conn.execute(
-            select(Kiosk.id, Kiosk.station_id, Station.office_id, Kiosk.revoked_at)
-            .join(Station, Station.id == Kiosk.station_id)
-            .where(Kiosk.token_hash == digest(token))
-        ).first()
+    row = _lookup(ctx, _KIOSK_BY_TOKEN, {"token_hash": digest(token)})
     if row is None or row.revoked_at is not None:
         return None
     return AuthKiosk(id=row.id, station_id=row.station_id, office_id=row.office_id)
@@ -196,23 +240,7 @@ def resolve_session(ctx: OfficeContext, token: str) -> AuthUser | None:
     """Validate a session cookie: exists, not revoked, within idle and absolute limits, user active."""
     sid = digest(token)
     now = ctx.clock.now()
-    with ctx.read_engine.connect() as conn:
-        row = conn.execute(
-            select(
-                WebSession.csrf_token,
-                WebSession.last_seen_at,
-                WebSession.expires_at,
-                WebSession.revoked_at,
-                User.id,
-                User.username,
-                User.display_name,
-                User.role,
-                User.office_id,
-                User.active,
-            )
-            .join(User, User.id == WebSession.user_id)
-            .where(WebSession.id == sid)
-        ).first()
+    row = _lookup(ctx, _SESSION_BY_ID, {"sid": sid})
     if row is None or row.revoked_at is not None or not row.active:
         return None
     idle = timedelta(seconds=ctx.settings.session_idle_timeout_s)
@@ -224,7 +252,7 @@ def resolve_session(ctx: OfficeContext, token: str) -> AuthUser | None:
         id=row.id,
         username=row.username,
         display_name=row.display_name,
-        role=row.role,
+        role=Role(row.role),
         office_id=row.office_id,
         session_id=sid,
         csrf_token=row.csrf_token,

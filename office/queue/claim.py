@@ -23,12 +23,14 @@ engines and compare with :func:`office.queue.ordering.sort_key`.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, TextClause, bindparam, text
-from sqlalchemy.engine import Row
+from psycopg.rows import dict_row
+from sqlalchemy import Connection, Integer, TextClause, bindparam, text
 
 from office.context import OfficeContext
 from office.errors import ApiError
@@ -71,9 +73,15 @@ def _returning_columns(stmt: TextClause, *extra: Any) -> Any:
     return stmt.columns(*extra, **typed)
 
 
-_PG_CLAIM = _returning_columns(
-    _typed(
-        f"""
+def _pyformat(sql: str) -> str:
+    """``:name`` parameters as psycopg's ``%(name)s`` (the PostgreSQL claim runs on the driver)."""
+    return re.sub(r"(?<![:\w]):([a-z_]+)", r"%(\1)s", sql)
+
+
+#: Run on the psycopg connection itself: one fixed statement needs none of SQLAlchemy's compiling
+#: or result processing, and psycopg prepares it server-side after a few executions.
+_PG_CLAIM = _pyformat(
+    f"""
 WITH cfg AS (
     SELECT COALESCE(MAX(q.ring_timeout_s), :ring_default) AS ring_s,
            COALESCE(MAX(q.max_wait_bound_min), :bound_default) AS bound_min
@@ -123,14 +131,9 @@ SELECT agent.state AS agent_state, agent.office_id AS agent_office,
             THEN 1 / ((SELECT count(*) FROM moved) * (SELECT count(*) FROM stamped)) END AS guard,
        offered.*
 FROM (SELECT 1) AS one LEFT JOIN agent ON TRUE LEFT JOIN offered ON TRUE
-""",  # noqa: S608 - built from module constants only
-        "now",
-    ).bindparams(
-        bindparam("ring_default", value=_DEFAULTS.ring_timeout_s, type_=Integer()),
-        bindparam("bound_default", value=_DEFAULTS.max_wait_bound_min, type_=Integer()),
-        bindparam("actor", type_=String()),
-    ),
+"""  # noqa: S608 - built from module constants only
 )
+_UTC_COLUMNS = frozenset(c.name for c in Ticket.__table__.columns if isinstance(c.type, UTCDateTime))
 
 _SQLITE_AGENT = text(
     """
@@ -201,21 +204,40 @@ def _refuse(state: str | None, office_id: int | None, wanted_office: int) -> Non
         raise ApiError(409, "agent_not_available", f"agent is {shown}; set your state to available first")
 
 
-def _ticket(row: Row[Any]) -> Ticket:
-    values = row._mapping
+def _ticket(values: Mapping[Any, Any]) -> Ticket:
     return Ticket(**{name: values[name] for name in _TICKET_COLUMNS})
+
+
+def _claim_postgresql(
+    ctx: OfficeContext, agent_id: int, office_id: int, now: datetime, actor: str
+) -> Ticket | None:
+    params = {
+        "now": now,
+        "office": office_id,
+        "agent": agent_id,
+        "actor": actor,
+        "ring_default": _DEFAULTS.ring_timeout_s,
+        "bound_default": _DEFAULTS.max_wait_bound_min,
+    }
+    with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        driver: Any = conn.connection.driver_connection
+        with driver.cursor(row_factory=dict_row) as cur:
+            cur.execute(_PG_CLAIM, params)
+            row: dict[str, Any] = cur.fetchone()
+    _refuse(row["agent_state"], row["agent_office"], office_id)
+    if row["id"] is None:
+        return None
+    for name in _UTC_COLUMNS:
+        if row[name] is not None:
+            row[name] = row[name].astimezone(UTC)
+    return _ticket(row)
 
 
 def claim_next(ctx: OfficeContext, agent_id: int, office_id: int, now: datetime) -> Claimed:
     """Offer the next eligible queued ticket to the agent (see the module docstring)."""
     actor = f"user:{agent_id}"
     if ctx.engine.dialect.name == "postgresql":
-        with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            row = conn.execute(
-                _PG_CLAIM, {"now": now, "office": office_id, "agent": agent_id, "actor": actor}
-            ).one()
-        _refuse(row.agent_state, row.agent_office, office_id)
-        return Claimed(None if row.id is None else _ticket(row))
+        return Claimed(_claim_postgresql(ctx, agent_id, office_id, now, actor))
     with writing(ctx) as s:
         return Claimed(_claim_sqlite(s.connection(), agent_id, office_id, now, actor))
 
@@ -259,7 +281,7 @@ def _claim_sqlite(
             "actor": actor,
         },
     )
-    return _ticket(row)
+    return _ticket(row._mapping)
 
 
 # Keep the SQL defaults in step with the dataclass (a new tunable must be wired here explicitly).
