@@ -266,7 +266,12 @@ class Journey:
         self.session.touch(self.clock())
 
     async def tick(self) -> None:
-        """Fire a due inactivity timeout (the tick loop calls this twice a second)."""
+        """Fire a due inactivity timeout (the tick loop calls this twice a second). While the
+        kiosk itself is busy (printing, reading, waiting for the office) the resident is waiting,
+        not inactive: the timer restarts instead."""
+        if self.busy is not None:
+            self.touch()
+            return
         actions = self.session.tick(self.clock())
         if actions:
             if self.session.state is State.IDLE and self._consent is not None and not self._consent.done():
@@ -290,6 +295,7 @@ class Journey:
                 if self.ticket_id is not None and self.session.state in (State.TICKETED, State.WAITING):
                     await self._refresh_ticket()
                 if self.office_down:
+                    await self.office.categories()  # a cheap read proves the office answers again
                     self.office_down = False
                     logger.info("office reachable again")
                     self._publish()
@@ -351,6 +357,9 @@ class Journey:
             logger.warning("unknown UI operation %r", op[:40])
             return
         self.touch()
+        if op == "touch":  # activity only: nothing changes on screen (a re-render could eat a tap)
+            return
+        self.busy = op  # handlers that wait for the office or a device show a more specific busy
         try:
             await handler(message)
         except IllegalEvent as err:

@@ -174,6 +174,11 @@ async def test_inactivity_wipes_identity_files_and_the_agent_frame(
     tap.offer(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="bgr24"))
     assert tap.jpeg() is not None
     wipes = journey.wipes
+    journey.busy = "ticket"  # the kiosk waits for the office: the resident is not inactive
+    clock.now += 500
+    await journey.tick()
+    assert journey.session.state is State.IDENTIFIED
+    journey.busy = None
     clock.now += 119
     await journey.tick()
     assert journey.session.state is State.IDENTIFIED
