@@ -280,6 +280,9 @@ class CallResult:
     widths_at_kiosk: list[int]
     fps_at_agent: float
     fps_at_kiosk: float
+    fps_drawn_by_agent: float
+    fps_sent_by_agent: float | None
+    agent_target_kbps: float | None
 
 
 @dataclass
@@ -357,8 +360,11 @@ class Bench:
         cpu0 = side.proc.cpu_s()
         click, agent_first, kiosk_first, pc_index = await self.start_call(side)
         cpu1, t1, w1 = side.proc.cpu_s(), time.monotonic(), wall_ms()
+        drawn1 = await side.page.evaluate("() => window.__bench.sent")
         await asyncio.sleep(hold)
         cpu2, t2, w2 = side.proc.cpu_s(), time.monotonic(), wall_ms()
+        drawn2 = await side.page.evaluate("() => window.__bench.sent")
+        stats = await side.page.evaluate("() => window.__bench.stats()") or {}
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             await side.page.screenshot(path=str(screenshot))
@@ -381,6 +387,11 @@ class Bench:
             fps_at_agent=sum(1 for t, _, _ in browser["latency"] if w1 + self.offset <= t <= w2 + self.offset)
             / (t2 - t1),
             fps_at_kiosk=sum(1 for e in probe if e["ev"] == "lat" and w1 <= e["wall_ms"] <= w2) / (t2 - t1),
+            fps_drawn_by_agent=(drawn2 - drawn1) / (t2 - t1),
+            fps_sent_by_agent=stats.get("out_fps"),
+            agent_target_kbps=None
+            if stats.get("out_target_bitrate") is None
+            else stats["out_target_bitrate"] / 1000,
         )
 
     async def long_call(self, side: Side, minutes: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -734,6 +745,17 @@ def report_calls(
         fps_at_kiosk_p50=pct([r.fps_at_kiosk for r in d], 0.5),
         baseline_fps_at_browser_p50=pct([r.fps_at_agent for r in b], 0.5),
         baseline_fps_at_aiortc_p50=pct([r.fps_at_kiosk for r in b], 0.5),
+        # the browser's side of agent → kiosk: canvas frames drawn, and Chromium's sent frame rate
+        fps_drawn_by_agent_p50=pct([r.fps_drawn_by_agent for r in d], 0.5),
+        fps_sent_by_agent_p50=pct([r.fps_sent_by_agent for r in d if r.fps_sent_by_agent is not None], 0.5),
+        baseline_fps_drawn_by_browser_p50=pct([r.fps_drawn_by_agent for r in b], 0.5),
+        baseline_fps_sent_by_browser_p50=pct(
+            [r.fps_sent_by_agent for r in b if r.fps_sent_by_agent is not None], 0.5
+        ),
+        agent_target_kbps_p50=pct([r.agent_target_kbps for r in d if r.agent_target_kbps is not None], 0.5),
+        baseline_browser_target_kbps_p50=pct(
+            [r.agent_target_kbps for r in b if r.agent_target_kbps is not None], 0.5
+        ),
         smallest_agent_video_width_at_kiosk=min((w for r in d for w in r.widths_at_kiosk), default=None),
         clock_offset_ms=round(offset, 2),
         clock_uncertainty_ms=round(uncertainty, 2),
