@@ -10,6 +10,7 @@ import { $, clock, el, serviceName, stationName, wb } from "/console/wb-common.j
 const QUEUED = new Set(["waiting", "recalled", "transferred"]);
 const SUMMARY_MS = 5000;
 const WAIT_TEXT_MS = 15000;
+const RECONCILE_MS = 60000;
 
 const rows = new Map(); // ticket_id -> {t, li}
 const order = []; // row records in call order
@@ -284,8 +285,11 @@ function onEvent(message) {
   document.dispatchEvent(new CustomEvent("wb:ticket-event", { detail: { topic, payload } }));
   if (!loaded) return;
   if (payload.state === "on_hold" && held.has(payload.ticket_id)) held.get(payload.ticket_id).state = "on_hold";
-  if (QUEUED.has(payload.state)) upsert(payload);
-  else remove(payload.ticket_id);
+  if (QUEUED.has(payload.state)) {
+    upsert(payload);
+    // Back in the queue with a new place (transfer to the front, rejoin, priority): ask where.
+    if (topic !== "queue.issued") pendingDetails.add(payload.ticket_id);
+  } else remove(payload.ticket_id);
   stats.applied += 1;
   stats.lastEvent = { topic, ticket_id: payload.ticket_id, rendered: performance.now() };
   scheduleSummary();
@@ -297,7 +301,6 @@ async function reload() {
     const tickets = await api("GET", "/api/queue/tickets?estimates=false");
     const keep = new Set(tickets.map((tk) => tk.id));
     for (const id of [...rows.keys()]) if (!keep.has(id)) remove(id);
-    const fragment = document.createDocumentFragment();
     order.length = 0;
     for (const tk of tickets) {
       const ticket = fromOut(tk);
@@ -309,9 +312,14 @@ async function reload() {
       }
       fillRow(rec);
       order.push(rec);
-      fragment.append(rec.li);
     }
-    $("tickets").replaceChildren(fragment);
+    const list = $("tickets");
+    const inOrder = list.children.length === order.length && order.every((rec, i) => list.children[i] === rec.li);
+    if (!inOrder) {
+      const fragment = document.createDocumentFragment();
+      for (const rec of order) fragment.append(rec.li);
+      list.replaceChildren(fragment);
+    }
     if (!loaded) stats.loadedAt = performance.now(); // first full list in the DOM (read by the bench)
     loaded = true;
     scheduleSummary();
@@ -399,6 +407,11 @@ export function init(h) {
   $("station-rows").closest("details").addEventListener("toggle", scheduleSummary);
   setInterval(scheduleSummary, SUMMARY_MS);
   setInterval(refreshWaitTexts, WAIT_TEXT_MS);
+  // The office's call order also weighs starvation and transfer placement, which events do not
+  // carry: events place rows by (priority, issue time), a periodic snapshot puts them in true order.
+  setInterval(() => {
+    if (stats.connected && !document.hidden) reload();
+  }, RECONCILE_MS);
   renderHeld();
   connect();
 }

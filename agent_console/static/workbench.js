@@ -329,7 +329,7 @@ document.addEventListener("keydown", (event) => {
       renderHelp();
       $("dlg-help").showModal();
     },
-    a: () => putState("available"),
+    a: () => $("available").click(), // call.js sets the state and its own status line
     w: () => putState("wrap_up"),
     i: () => hw.request("read_id_card"),
     f: () => hw.request("verify_fingerprint"),
