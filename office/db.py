@@ -8,6 +8,7 @@ of failing on upgrade, which is how concurrency guarantees hold on the embedded 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -63,14 +65,47 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False, pg_schema:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     connect_args = {"options": f"-csearch_path={pg_schema}"} if pg_schema else {}
-    return create_engine(
+    engine = create_engine(
         parsed,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         connect_args=connect_args,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection unused for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_S = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling without a round trip per checkout.
+
+    ``pool_pre_ping`` pings on every checkout: two extra round trips for a request that checks out
+    twice (session look-up, then its work). A connection that went back to the pool moments ago was
+    alive then; only one idle for :data:`PING_AFTER_IDLE_S` is pinged (a database restart while
+    idle is caught here; a dead connection met mid-burst is invalidated with the whole pool by
+    SQLAlchemy's disconnect detection, and that one request fails).
+    """
+
+    @event.listens_for(engine.pool, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return  # new (just connected) or used moments ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as err:  # any driver error: let the pool reconnect
+            raise DisconnectionError(str(type(err).__name__)) from err
+        if not alive:
+            raise DisconnectionError("ping failed")
 
 
 def _configure_sqlite(engine: Engine) -> None:
