@@ -70,7 +70,10 @@ def login(page: Any, office: LiveOffice, username: str) -> None:
     page.fill("#password", office.passwords[username])
     page.click("#submit")
     page.wait_for_url(f"{office.url}/console/")
-    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    try:  # the workbench boots with a handful of requests: give a loaded machine time
+        expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=TIMEOUT * 3000)
+    except AssertionError as err:
+        raise AssertionError(f"workbench not ready; page errors: {page.console_errors}") from err
 
 
 def test_queue_panel_status_bar_and_queue_actions_follow_the_office_live(
