@@ -40,8 +40,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # loadgen, also under uvicorn --factory
 
 import httpx
+from loadgen import tree_cpu_s
 from sqlalchemy import Engine, text
 
 from office.context import OfficeContext
@@ -253,37 +255,15 @@ def load(scenario: str, url: str, world: World, **params: int) -> dict[str, Any]
     return result
 
 
-def _tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its descendants (Linux ``/proc``)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        total += times.get(p, 0.0)
-        todo.extend(c for c, parent in parents.items() if parent == p)
-    return total
-
-
 class ServerCpu:
     """CPU the office process tree spent during a phase, per request."""
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self.pid = proc.pid
-        self.start = _tree_cpu_s(self.pid)
+        self.start = tree_cpu_s(self.pid)
 
     def per_request_ms(self, requests: int) -> float:
-        return round((_tree_cpu_s(self.pid) - self.start) * 1000 / max(1, requests), 2)
+        return round((tree_cpu_s(self.pid) - self.start) * 1000 / max(1, requests), 2)
 
 
 # --- raw-SQL baselines ----------------------------------------------------------------------------
@@ -429,7 +409,7 @@ def run(kind: str, pg_url: str, takes: int, cycles: int, workers: int) -> None:
         floor = load("http_floor", url, world, cycles=cycles)["latencies"]
         floor_cpu = cpu.per_request_ms(len(floor))
         cpu = ServerCpu(proc)
-        called = load("call_next", url, world, cycles=cycles)
+        called = load("call_next", url, world, cycles=cycles, office_pid=proc.pid)
         # 4 requests per agent and round (call-next, answer, complete, available) + 1 to start.
         call_cpu = cpu.per_request_ms(CLIENTS * (4 * cycles + 1))
         lat, offered = called["latencies"], called["offered"]
@@ -448,7 +428,8 @@ def run(kind: str, pg_url: str, takes: int, cycles: int, workers: int) -> None:
             calls_per_s=round(len(offered) / called["burst_seconds"], 1),
             **_latency(lat),
             target_p95_ms=150 if kind == "postgresql" else None,
-            office_cpu_ms_per_request=call_cpu,
+            office_cpu_ms_per_press=called["office_cpu_ms_per_press"],
+            office_cpu_ms_per_request_all=call_cpu,
             scenario="each round all 50 agents press call-next at once (timed); then answer, complete, available",
             baseline="raw SQL: pick (SKIP LOCKED on PostgreSQL) + CAS update + agent update + event, 50 threads",
             baseline_per_s=round(len(base) / base_secs, 1),

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -149,6 +151,8 @@ async def call_next(plan: dict[str, Any]) -> dict[str, Any]:
     latencies: list[float] = []
     offered: list[int] = []
     barrier = asyncio.Barrier(CLIENTS)
+    office_pid: int = plan.get("office_pid", 0)
+    cpu_s: list[float] = []  # the office's CPU during each burst of presses (nothing else runs)
 
     async def agent(i: int) -> None:
         c = await _connect(plan["url"], _agent_headers(plan["agents"][i]))
@@ -158,6 +162,9 @@ async def call_next(plan: dict[str, Any]) -> dict[str, Any]:
             )
             _expect(status, body, 200)
             for _ in range(plan["cycles"]):
+                await barrier.wait()  # everyone's untimed work of the last round is done
+                if i == 0 and office_pid:
+                    cpu_s.append(-tree_cpu_s(office_pid))
                 await barrier.wait()
                 t0 = time.perf_counter()
                 status, body = await c.request("POST", "/api/queue/call-next")
@@ -168,6 +175,8 @@ async def call_next(plan: dict[str, Any]) -> dict[str, Any]:
                 assert ticket is not None, "the queue ran dry"
                 offered.append(ticket["id"])
                 await barrier.wait()  # every press answered before anyone moves on
+                if i == 0 and office_pid:
+                    cpu_s[-1] += tree_cpu_s(office_pid)
                 for step in ("answer", "complete"):
                     status, body = await c.request("POST", f"/api/queue/tickets/{ticket['id']}/{step}", {})
                     _expect(status, body, 200)
@@ -184,7 +193,30 @@ async def call_next(plan: dict[str, Any]) -> dict[str, Any]:
         "offered": offered,
         # Wall time of the timed bursts only (start of a round to its last answer), for throughput.
         "burst_seconds": _burst_seconds(latencies, plan["cycles"]),
+        "office_cpu_ms_per_press": round(sum(cpu_s) * 1000 / len(latencies), 2) if cpu_s else None,
     }
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its descendants (Linux ``/proc``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += times.get(p, 0.0)
+        todo.extend(c for c, parent in parents.items() if parent == p)
+    return total
 
 
 def _burst_seconds(latencies: list[float], cycles: int) -> float:
