@@ -24,7 +24,7 @@ function render() {
       if (value === undefined || value === null || value === "") continue;
       const key = `wb.resident.${field}.${value}`;
       const text = field === "sex" && t(key) !== key ? t(key) : String(value);
-      items.push(el("dt", { text: t(`wb.resident.f.${field}`) }), el("dd", { dataset: { field }, text }));
+      items.push(el("div", { class: `kvp kvp-${field}` }, el("dt", { text: t(`wb.resident.f.${field}`) }), el("dd", { dataset: { field }, text })));
     }
     dl.replaceChildren(...items);
     dl.dataset.loaded = "true";

@@ -270,6 +270,7 @@ document.addEventListener("wb:ticket-event", (event) => {
   if (!wb.ticket || payload.ticket_id !== wb.ticket.id) return;
   wb.ticket.state = payload.state;
   renderTicketButtons();
+  refreshAgent(); // the office moves me with my ticket (ringing → serving → wrap-up)
   if (topic === "queue.ended" || ["waiting", "recalled", "no_show", "left", "done"].includes(payload.state)) {
     if (!wb.call) releaseTicket();
   }

@@ -304,6 +304,7 @@ def test_agent_serves_a_resident_at_a_kiosk_process_end_to_end(
     expect(page.locator("#ticket-number")).to_have_text(ticket["number"])
     expect(page.locator("#call-status")).to_have_text("通话中", timeout=TIMEOUT * 3000)
     expect(page.locator("#materials li")).to_have_count(2)
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "serving")
 
     # ID card: progress, consent, result; the resident panel shows the office's masked identity.
     page.keyboard.press("i")
