@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, literal_column, null, or_, select
+from sqlalchemy import Select, and_, case, func, literal_column, null, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
@@ -162,7 +162,13 @@ class TrendDay:
 
 
 def _dialect(s: Session) -> str:
-    return s.get_bind().dialect.name
+    """The engine's dialect name; on PostgreSQL also sizes the transaction for the period queries:
+    enough memory for the per-ticket hash aggregates (no spilling to disk), no JIT compilation."""
+    name = s.get_bind().dialect.name
+    if name == "postgresql":
+        s.execute(text("SET LOCAL work_mem = '64MB'"))
+        s.execute(text("SET LOCAL jit = off"))
+    return name
 
 
 def _serving(dialect: str, office_id: int, period: Period, by_agent: bool) -> Subquery:
