@@ -72,7 +72,7 @@ GENERATE = [
     """CREATE TEMP TABLE gen AS
        SELECT g,
          1 + (hashint4(g) & 2147483647) % (:offices * :spo) AS station,
-         ((g - 1)::bigint * :days) / :tickets AS day,  -- issued in time order, as in reality
+         (((g - 1)::bigint * :days) / :tickets)::int AS day,  -- issued in time order, as in reality
          (hashint4(g * 7 + 2) & 2147483647) % 28800 AS sec,
          ((hashint4(g * 7 + 3) & 2147483647) % 1000000) / 1000000.0 AS r1,
          ((hashint4(g * 7 + 4) & 2147483647) % 1000000) / 1000000.0 AS r2,
@@ -209,6 +209,7 @@ def main() -> int:
     ap.add_argument("--tickets", type=int, default=2_000_000)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--reuse", help="query an existing generated schema (kept afterwards)")
+    ap.add_argument("--keep", action="store_true", help="keep the generated schema (for --reuse)")
     args = ap.parse_args()
     if args.reuse:
         engine = make_engine(args.db, pool_size=4, pg_schema=args.reuse)
@@ -240,8 +241,11 @@ def main() -> int:
         run_queries(engine, args.runs, args.tickets)
     finally:
         engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if args.keep:
+            emit(bench="stats.kept", schema=schema)
+        else:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
     return 0
 
