@@ -125,6 +125,7 @@ class KioskRuntime:
         self.call: MediaSession | None = None
         signaling.on_connected = self._on_signaling_connected
         self.invites: list[CallInvite] = []
+        self._ice_prefetch: asyncio.Future[tuple[RTCIceServer, ...]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._main: list[asyncio.Task[None]] = []
 
@@ -198,6 +199,9 @@ class KioskRuntime:
             await self.signaling.send(CallDecline(call_id=invite.call_id, reason="busy"))
             return
         self.call_id = invite.call_id
+        if self.ice_servers is not None and self._ice_prefetch is None:
+            # Fetched while the office puts the call through, not after (set-up time).
+            self._ice_prefetch = asyncio.ensure_future(self.ice_servers())
         await self.signaling.send(CallAccept(call_id=invite.call_id))
         if self.on_call is not None:
             self.on_call(invite.call_id)
@@ -213,10 +217,9 @@ class KioskRuntime:
         if state.call_id == self.call_id and self.call is None:
             settings = self.peer_settings
             if self.ice_servers is not None:
+                fetch, self._ice_prefetch = self._ice_prefetch or self.ice_servers(), None
                 try:
-                    settings = dataclasses.replace(
-                        settings, ice_servers=await asyncio.wait_for(self.ice_servers(), 3.0)
-                    )
+                    settings = dataclasses.replace(settings, ice_servers=await asyncio.wait_for(fetch, 3.0))
                 except Exception as err:  # no TURN is better than no call: host candidates still work
                     logger.warning("ICE servers unavailable (%s); using defaults", type(err).__name__)
             call_id = state.call_id
@@ -231,6 +234,9 @@ class KioskRuntime:
             self.call.start()
 
     async def _end_media(self) -> None:
+        if self._ice_prefetch is not None:
+            self._ice_prefetch.cancel()
+            self._ice_prefetch = None
         call, self.call = self.call, None
         had_call = self.call_id is not None
         self.call_id = None

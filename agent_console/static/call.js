@@ -155,7 +155,11 @@ async function answer(offer) {
   closePeer();
   state.generation = offer.generation;
   $("quality").dataset.generation = String(offer.generation);
-  const pc = new RTCPeerConnection({ iceServers: await iceServers() });
+  // The first offer uses the servers fetched while the kiosk was being rung (set-up time);
+  // a renegotiation fetches fresh ones (TURN credentials are short-lived).
+  const servers = state.icePrefetch || iceServers();
+  state.icePrefetch = null;
+  const pc = new RTCPeerConnection({ iceServers: await servers });
   state.pc = pc;
   const local = await localMedia();
   for (const track of local.getTracks()) pc.addTrack(track, local);
@@ -255,6 +259,7 @@ export async function startCall(ticket) {
   $("ticket-number").textContent = ticket.display_number || ticket.number || "—";
   $("ticket-service").textContent = ticket.service_name || "";
   emit("call:ticket", { ticket });
+  state.icePrefetch = iceServers();
   const call = await api("POST", "/api/calls", { ticket_id: ticket.id });
   state.callId = call.id;
   state.generation = -1;
