@@ -9,10 +9,12 @@ const $ = (id) => document.getElementById(id);
 const PAGES = {
   agent: [
     ["/console/index.html", "wb.nav.workbench"],
+    ["/console/cases.html", "wb.nav.cases"],
     ["/console/board.html", "wb.nav.board"],
   ],
   supervisor: [
     ["/console/index.html", "wb.nav.workbench"],
+    ["/console/cases.html", "wb.nav.cases"],
     ["/console/dashboard.html", "wb.nav.dashboard"],
     ["/console/followups.html", "wb.nav.followups"],
     ["/console/board.html", "wb.nav.board"],
