@@ -164,6 +164,7 @@ function renderDocuments(c) {
       b.textContent = t("cs.doc.open", { kind: t(`cs.doc.${d.kind}`), w: d.width, h: d.height });
       b.addEventListener("click", () => run(() => openDocument(li, d)));
       li.append(b);
+      if (docUrls.has(d.document_id)) run(() => openDocument(li, d)); // already fetched: shown again
       return li;
     }),
   );

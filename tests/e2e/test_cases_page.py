@@ -4,6 +4,7 @@ history, transferred (指定), escalated (兜底) and completed; a resident's op
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,12 @@ from sqlalchemy import select, update
 
 from office import enrollment
 from office.audit import Actor
-from office.models import AuditEvent, Role, Service, User
-from office.models.cases import Case
+from office.models import AuditEvent, Call, Kiosk, Role, Service, User
+from office.models.cases import Case, Document
 from tests.conftest import TestDatabase
 from tests.e2e.conftest import LiveOffice, screenshot
 from tests.e2e.stations import start_seeded_office
+from tests.office.test_cases_support import jpeg
 from tests.office.test_queue_support import ELDER_ID
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -51,6 +53,45 @@ def _record_case(office: LiveOffice, kiosk: httpx.Client, agent: httpx.Client, n
     return case
 
 
+def _attach_page(office: LiveOffice, case: dict[str, Any], agent_id: int) -> int:
+    """A 64×48 JPEG page captured in a (seeded, ended) call of the case's ticket, linked to the case."""
+    data = jpeg(64, 48)
+    with office.ctx.db() as s, s.begin():
+        kiosk_id = s.scalar(select(Kiosk.id))
+        assert kiosk_id is not None
+        s.add(
+            Call(
+                id="call-cases-e2e",
+                office_id=office.office_id,
+                station_id=office.station_id,
+                ticket_id=case["ticket_id"],
+                agent_id=agent_id,
+                kiosk_id=kiosk_id,
+                state="ended",
+            )
+        )
+        s.flush()
+        doc = Document(
+            office_id=office.office_id,
+            call_id="call-cases-e2e",
+            kiosk_id=kiosk_id,
+            case_id=case["id"],
+            kind="page",
+            mime="image/jpeg",
+            size_bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            width=64,
+            height=48,
+            ciphertext=b"\x00",
+        )
+        s.add(doc)
+        s.flush()
+        doc.ciphertext = office.ctx.cipher.encrypt_bytes(
+            data, context=f"document:{office.office_id}:{doc.id}".encode()
+        )
+        return doc.id
+
+
 def test_agent_works_cases_from_the_list(office: LiveOffice, page: Any) -> None:
     """Two accepted cases are listed with due dates (the overdue one in text and colour); the overdue
     filter keeps only it; a supervisor's escalation shows up live; the other case is opened, assigned
@@ -74,10 +115,13 @@ def test_agent_works_cases_from_the_list(office: LiveOffice, page: Any) -> None:
         s.execute(update(User).where(User.id == agent2_id).values(display_name="李四"))
     a = _record_case(office, kiosk, agent1, "材料齐全，受理")
     b = _record_case(office, kiosk, agent1, "待核实")
+    doc_id = _attach_page(office, a, agent1.get("/api/auth/me").json()["id"])
     late = date.today() - timedelta(days=3)
     with office.ctx.db() as s, s.begin():
         s.execute(update(Case).where(Case.id == b["id"]).values(due_date=late))
 
+    requested: list[str] = []
+    page.on("request", lambda req: requested.append(req.url))
     page.goto(f"{office.url}/console/login.html?next=/console/cases.html")
     page.fill("#username", "agent1")
     page.fill("#password", "Agent-pass-1234")
@@ -121,6 +165,17 @@ def test_agent_works_cases_from_the_list(office: LiveOffice, page: Any) -> None:
     expect(page.locator("#d-notes")).to_have_text("材料齐全，受理")
     expect(page.locator("#d-reason")).to_be_hidden()
 
+    # The document is only linked: its bytes are fetched (and the read audited) when opened.
+    docs = page.locator("#documents li")
+    expect(docs).to_have_count(1)
+    expect(docs).to_have_attribute("data-document-id", str(doc_id))
+    expect(docs.locator("img")).to_have_count(0)
+    assert not [u for u in requested if "/api/documents/" in u]
+    docs.locator("button").click()
+    expect(docs.locator("img")).to_be_visible()
+    expect(docs.locator("img")).to_have_js_property("naturalWidth", 64)
+    assert [u for u in requested if "/api/documents/" in u] == [f"{office.url}/api/documents/{doc_id}"]
+
     expect(page.locator("#t-agent option")).to_have_text(["李四"])  # the assignee (me) is not offered
     page.select_option("#t-agent", str(agent2_id))
     page.fill("#t-reason", "熟悉社保业务")
@@ -130,6 +185,7 @@ def test_agent_works_cases_from_the_list(office: LiveOffice, page: Any) -> None:
     expect(history.nth(1)).to_contain_text("给 李四")
     expect(page.locator("#d-assignee")).to_have_text("李四")
     expect(history.nth(1)).to_contain_text("熟悉社保业务")
+    expect(docs.locator("img")).to_be_visible()  # re-rendered from the page's copy, not fetched again
     expect(page.locator("#t-reason")).to_have_value("")
 
     page.click("#e-go")  # no reason: refused on the page, nothing sent
@@ -173,7 +229,10 @@ def test_agent_works_cases_from_the_list(office: LiveOffice, page: Any) -> None:
         actions = [
             e.action for e in s.scalars(select(AuditEvent).where(AuditEvent.target_id == str(a["id"])))
         ]
+        doc_reads = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "document.read")))
         lookups = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "resident.lookup")))
     assert {"case.transferred", "case.escalated", "case.completed"} <= set(actions)
     assert len(lookups) == 1
+    assert [r.target_id for r in doc_reads] == [str(doc_id)]
+    assert [u for u in requested if "/api/documents/" in u] == [f"{office.url}/api/documents/{doc_id}"]
     assert page.console_errors == []
