@@ -102,7 +102,7 @@ def test_queue_panel_status_bar_and_queue_actions_follow_the_office_live(
     first = [issue(ssc if i % 2 else hukou, stations[i % 3]) for i in range(5)]
     login(page, office, "agent1")
     expect(page.locator("#welcome")).to_have_text("您好，测试agent")
-    expect(page.locator("#nav a")).to_have_text(["工作台", "叫号屏"])
+    expect(page.locator("#nav a")).to_have_text(["工作台", "办件", "叫号屏"])
     tickets = page.locator("#tickets li")
     expect(tickets).to_have_count(5)
     expect(page.locator("#events-pill")).to_have_attribute("data-state", "online")
