@@ -300,6 +300,7 @@ async function lookup() {
 function alertOverdue(payload) {
   $("alert-text").textContent = t("cs.alert.overdue", { number: payload.number || `#${payload.case_id}`, date: payload.due_date || "" });
   $("alert").hidden = false;
+  $("alert").dataset.kind = "overdue";
   $("alert").dataset.caseId = String(payload.case_id);
 }
 
@@ -309,6 +310,8 @@ function onEvent(ev) {
   if (ev.topic === "case.escalated" && me.role === "supervisor") {
     $("alert-text").textContent = t("cs.alert.escalated", { number: ev.payload.number || `#${ev.payload.case_id}` });
     $("alert").hidden = false;
+    $("alert").dataset.kind = "escalated";
+    $("alert").dataset.caseId = String(ev.payload.case_id);
   }
   run(refreshList);
   if (selected !== null && ev.payload && ev.payload.case_id === selected) run(refreshDetail);

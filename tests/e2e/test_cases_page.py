@@ -18,7 +18,7 @@ from office import enrollment
 from office.audit import Actor
 from office.models import AuditEvent, Call, Kiosk, Role, Service, User
 from office.models.cases import Case, Document
-from tests.conftest import TestDatabase
+from tests.conftest import TIMEOUT, TestDatabase
 from tests.e2e.conftest import LiveOffice, screenshot
 from tests.e2e.stations import start_seeded_office
 from tests.office.test_cases_support import jpeg
@@ -92,7 +92,7 @@ def _attach_page(office: LiveOffice, case: dict[str, Any], agent_id: int) -> int
         return doc.id
 
 
-def test_agent_works_cases_from_the_list(office: LiveOffice, page: Any) -> None:
+def test_agent_works_cases_from_the_list(office: LiveOffice, page: Any, browser: Any) -> None:
     """Two accepted cases are listed with due dates (the overdue one in text and colour); the overdue
     filter keeps only it; a supervisor's escalation shows up live; the other case is opened, assigned
     to a colleague, escalated and completed, its history growing each time; the resident look-up
@@ -191,8 +191,25 @@ def test_agent_works_cases_from_the_list(office: LiveOffice, page: Any) -> None:
     page.click("#e-go")  # no reason: refused on the page, nothing sent
     expect(page.locator("#error")).to_contain_text("请填写上报原因")
     expect(history).to_have_count(2)
+    # A supervisor has the page open too: the escalation raises a banner there.
+    sup_context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+    sup_context.set_default_timeout(TIMEOUT * 1000)
+    sup_page = sup_context.new_page()
+    sup_page.goto(f"{office.url}/console/login.html?next=/console/cases.html")
+    sup_page.fill("#username", "sup1")
+    sup_page.fill("#password", "Sup-pass-1234")
+    sup_page.click("#submit")
+    expect(sup_page.locator("#live")).to_have_attribute("data-state", "online")
+    expect(sup_page.locator("#alert")).to_be_hidden()
     page.fill("#e-reason", "超出权限")
     page.click("#e-go")
+    expect(sup_page.locator("#alert")).to_contain_text(a["number"])
+    expect(sup_page.locator("#alert")).to_have_attribute("data-kind", "escalated")
+    expect(sup_page.locator(f'#cases tbody tr[data-id="{a["id"]}"]')).to_have_attribute(
+        "data-state", "escalated"
+    )
+    screenshot(sup_page, "cases-supervisor-alert")
+    sup_context.close()
     expect(detail).to_have_attribute("data-state", "escalated")
     expect(history).to_have_count(3)
     expect(page.locator("#error")).to_be_hidden()
