@@ -209,6 +209,15 @@ def test_agent_works_cases_from_the_list(office: LiveOffice, page: Any, browser:
         "data-state", "escalated"
     )
     screenshot(sup_page, "cases-supervisor-alert")
+    sup_rows = sup_page.locator("#cases tbody tr")
+    sup_page.check("#f-mine")  # the supervisor neither owns nor holds any case
+    expect(sup_rows).to_have_count(0)
+    expect(sup_page.locator("#empty")).to_be_visible()
+    sup_page.uncheck("#f-mine")
+    sup_page.select_option("#f-state", "in_progress")
+    expect(sup_rows).to_have_count(0)
+    sup_page.select_option("#f-state", "escalated")
+    expect(sup_rows).to_have_count(2)
     sup_context.close()
     expect(detail).to_have_attribute("data-state", "escalated")
     expect(history).to_have_count(3)
