@@ -94,9 +94,10 @@ def _attach_page(office: LiveOffice, case: dict[str, Any], agent_id: int) -> int
 
 def test_agent_works_cases_from_the_list(office: LiveOffice, page: Any, browser: Any) -> None:
     """Two accepted cases are listed with due dates (the overdue one in text and colour); the overdue
-    filter keeps only it; a supervisor's escalation shows up live; the other case is opened, assigned
-    to a colleague, escalated and completed, its history growing each time; the resident look-up
-    lists the case still open and clears the typed number."""
+    filter keeps only it; a supervisor's escalation shows up live; the other case is opened (its
+    document fetched only when shown, one audited read), assigned to a colleague, escalated (a
+    supervisor's open page raises a banner) and completed, its history growing each time; the
+    resident look-up lists the case still open and clears the typed number."""
     code = enrollment.register(
         office.ctx, station_id=office.station_id, name="k", actor=Actor("system", "e2e")
     ).code
