@@ -317,6 +317,8 @@ def _end(lc: LiveCall) -> None:
 
     send(lc.aws, {"type": "call.end", "call_id": lc.call_id, "reason": "done"})
     expect(lc.kws, "call.end", call_id=lc.call_id)
+    # The relay forwards call.end before the office has recorded the end; call.state ended follows it.
+    expect(lc.kws, "call.state", call_id=lc.call_id, state="ended")
 
 
 def test_malformed_identity_is_refused_without_echoing_or_storing(
