@@ -36,3 +36,15 @@ export async function api(method, path, body) {
   }
   return data;
 }
+
+/** The logged-in user, with the session's CSRF token set; null after sending the browser to log in. */
+export async function currentUser() {
+  try {
+    const me = await api("GET", "/api/auth/me");
+    setCsrf(me.csrf_token);
+    return me;
+  } catch {
+    location.assign(`/console/login.html?next=${encodeURIComponent(location.pathname)}`);
+    return null;
+  }
+}

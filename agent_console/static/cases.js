@@ -2,8 +2,9 @@
 // ("case.changed", "case.escalated", "case.overdue"); a detail pane with history, materials, the
 // documents (fetched only when opened) and the one-time notice; transfer (指定), escalate (兜底) and
 // complete; the open cases of a resident by ID number (typed, sent, then cleared from the input).
-import { api, setCsrf } from "/console/api.js";
+import { api, currentUser } from "/console/api.js";
 import { lang, load, t, toggle } from "/console/i18n.js";
+import { liveEvents } from "/console/live.js";
 
 const $ = (id) => document.getElementById(id);
 const OPEN = new Set(["in_progress", "awaiting_materials", "escalated"]);
@@ -317,36 +318,11 @@ function onEvent(ev) {
   if (selected !== null && ev.payload && ev.payload.case_id === selected) run(refreshDetail);
 }
 
-let backoff = 500;
 function setLive(state) {
   $("live").dataset.state = state;
   $("live").dataset.i18n = `cs.${state}`;
   $("live").textContent = t(`cs.${state}`);
-}
-
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/ws/events`);
-  ws.onopen = () => {
-    backoff = 500;
-    setLive("online");
-    run(refreshList);
-  };
-  ws.onmessage = (event) => {
-    let ev;
-    try {
-      ev = JSON.parse(event.data);
-    } catch {
-      return; // a malformed frame is dropped
-    }
-    onEvent(ev);
-  };
-  ws.onclose = (event) => {
-    setLive("offline");
-    if (event.code === 4401) return;
-    setTimeout(connect, backoff);
-    backoff = Math.min(backoff * 2, 10000);
-  };
+  if (state === "online") run(refreshList);
 }
 
 function applyPlaceholders() {
@@ -359,12 +335,7 @@ function applyPlaceholders() {
 }
 
 await load();
-try {
-  me = await api("GET", "/api/auth/me");
-  setCsrf(me.csrf_token);
-} catch {
-  location.assign(`/console/login.html?next=${encodeURIComponent(location.pathname)}`);
-}
+me = await currentUser();
 
 if (me) {
   applyPlaceholders();
@@ -400,5 +371,5 @@ if (me) {
   await run(refreshAgents);
   await run(refreshList);
   document.body.dataset.ready = "true";
-  connect();
+  liveEvents({ onEvent, onState: setLive });
 }

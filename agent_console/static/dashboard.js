@@ -1,6 +1,6 @@
 // Supervisor dashboard (/console/dashboard.html): the live office (polled) and figures over a period,
 // from /api/stats/live and /api/stats/period; charts drawn with uPlot (shipped in /console/vendor/).
-import { api, setCsrf } from "/console/api.js";
+import { api, currentUser } from "/console/api.js";
 import { lang, load, t, toggle } from "/console/i18n.js";
 import uPlot from "/console/vendor/uplot/uPlot.esm.js";
 
@@ -268,12 +268,7 @@ async function run(fn) {
 }
 
 await load();
-try {
-  me = await api("GET", "/api/auth/me");
-  setCsrf(me.csrf_token);
-} catch {
-  location.assign(`/console/login.html?next=${encodeURIComponent(location.pathname)}`);
-}
+me = await currentUser();
 
 if (me) {
   const params = new URLSearchParams(location.search);

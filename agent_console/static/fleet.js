@@ -1,7 +1,8 @@
 // 终端运维 (/console/fleet.html): every kiosk's last heartbeat, device health, last errors and
 // counters; live alerts ("kiosk.alert") over /ws/events; remote health checks ("kiosk.diag").
-import { api, setCsrf } from "/console/api.js";
+import { api, currentUser } from "/console/api.js";
 import { lang, load, t, toggle } from "/console/i18n.js";
+import { liveEvents } from "/console/live.js";
 
 const $ = (id) => document.getElementById(id);
 let me = null;
@@ -198,39 +199,14 @@ function onEvent(ev) {
   }
 }
 
-let backoff = 500;
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/ws/events`);
-  ws.onopen = () => {
-    backoff = 500;
-    $("live").dataset.state = "online";
-    $("live").textContent = t("rt.online");
-    run(refreshList);
-  };
-  ws.onmessage = (event) => {
-    try {
-      onEvent(JSON.parse(event.data));
-    } catch {
-      // a malformed frame is dropped
-    }
-  };
-  ws.onclose = (event) => {
-    $("live").dataset.state = "offline";
-    $("live").textContent = t("rt.offline");
-    if (event.code === 4401) return;
-    setTimeout(connect, backoff);
-    backoff = Math.min(backoff * 2, 10000);
-  };
+function setLive(state) {
+  $("live").dataset.state = state;
+  $("live").textContent = t(`rt.${state}`);
+  if (state === "online") run(refreshList);
 }
 
 await load();
-try {
-  me = await api("GET", "/api/auth/me");
-  setCsrf(me.csrf_token);
-} catch {
-  location.assign(`/console/login.html?next=${encodeURIComponent(location.pathname)}`);
-}
+me = await currentUser();
 
 if (me) {
   $("who").textContent = `${me.display_name} · ${t(`role.${me.role}`)}`;
@@ -243,5 +219,5 @@ if (me) {
   $("diag-btn").addEventListener("click", () => run(runDiag));
   await run(refreshList);
   document.body.dataset.ready = "true";
-  connect();
+  liveEvents({ onEvent, onState: setLive });
 }

@@ -1,7 +1,8 @@
 // 差评整改 (/console/followups.html): the office's follow-ups of bad ratings, kept current from
 // /ws/events ("rating.created", "followup.changed"); a supervisor works each one to closed.
-import { api, setCsrf } from "/console/api.js";
+import { api, currentUser } from "/console/api.js";
 import { lang, load, t, toggle } from "/console/i18n.js";
+import { liveEvents } from "/console/live.js";
 
 const $ = (id) => document.getElementById(id);
 let me = null;
@@ -227,41 +228,15 @@ function onEvent(ev) {
   }
 }
 
-let backoff = 500;
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/ws/events`);
-  ws.onopen = () => {
-    backoff = 500;
-    $("live").dataset.state = "online";
-    $("live").dataset.i18n = "rt.online";
-    $("live").textContent = t("rt.online");
-    run(refreshList);
-  };
-  ws.onmessage = (event) => {
-    try {
-      onEvent(JSON.parse(event.data));
-    } catch {
-      // a malformed frame is dropped
-    }
-  };
-  ws.onclose = (event) => {
-    $("live").dataset.state = "offline";
-    $("live").dataset.i18n = "rt.offline";
-    $("live").textContent = t("rt.offline");
-    if (event.code === 4401) return;
-    setTimeout(connect, backoff);
-    backoff = Math.min(backoff * 2, 10000);
-  };
+function setLive(state) {
+  $("live").dataset.state = state;
+  $("live").dataset.i18n = `rt.${state}`;
+  $("live").textContent = t(`rt.${state}`);
+  if (state === "online") run(refreshList);
 }
 
 await load();
-try {
-  me = await api("GET", "/api/auth/me");
-  setCsrf(me.csrf_token);
-} catch {
-  location.assign(`/console/login.html?next=${encodeURIComponent(location.pathname)}`);
-}
+me = await currentUser();
 
 if (me) {
   $("who").textContent = `${me.display_name} · ${t(`role.${me.role}`)}`;
@@ -278,5 +253,5 @@ if (me) {
   await run(refreshList);
   await run(refreshKpis);
   document.body.dataset.ready = "true";
-  connect();
+  liveEvents({ onEvent, onState: setLive });
 }
