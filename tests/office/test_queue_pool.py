@@ -12,7 +12,7 @@ from sqlalchemy import Engine, event, text
 
 from office import db
 from office.db import make_engine
-from tests.conftest import PG_URL, postgres_available
+from tests.conftest import PG_URL, _service_missing, postgres_available
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def pg_engine() -> Iterator[Engine]:
     """A PostgreSQL engine with a one-connection pool."""
     reason = postgres_available()
     if reason is not None:
-        pytest.skip(f"PostgreSQL unreachable ({reason})")
+        _service_missing("PostgreSQL", reason)  # a failure under DOORSTEP_REQUIRE_SERVICES=1 (CI)
     engine = make_engine(PG_URL, pool_size=1)
     yield engine
     engine.dispose()
