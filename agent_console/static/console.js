@@ -1,6 +1,6 @@
 // Console home (/console/index.html): links by role (C6); agents and supervisors get the workbench
 // (queue panel + call panel + case form) on this page, other roles a list of their pages.
-import { api, setCsrf } from "/console/api.js";
+import { api, currentUser } from "/console/api.js";
 import { load, t, toggle } from "/console/i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -50,12 +50,7 @@ function renderHome() {
 }
 
 await load();
-try {
-  me = await api("GET", "/api/auth/me");
-  setCsrf(me.csrf_token);
-} catch {
-  location.assign(`/console/login.html?next=${encodeURIComponent(location.pathname)}`);
-}
+me = await currentUser();
 
 if (me) {
   const pages = PAGES[me.role] || [["/console/board.html", "wb.nav.board"]];

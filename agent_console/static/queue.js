@@ -4,6 +4,7 @@
 // station) are recomputed at most once per animation frame. Built to stay responsive with 1,000
 // waiting tickets across 100 stations.
 import { api } from "/console/api.js";
+import { liveEvents } from "/console/live.js";
 import { t } from "/console/i18n.js";
 import { $, clock, el, serviceName, stationName, wb } from "/console/wb-common.js";
 
@@ -328,30 +329,6 @@ async function reload() {
   }
 }
 
-let backoff = 500;
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/ws/events`);
-  ws.onopen = () => {
-    backoff = 500;
-    setConnected(true);
-    reload();
-  };
-  ws.onmessage = (event) => {
-    try {
-      onEvent(JSON.parse(event.data));
-    } catch {
-      // a malformed frame is dropped
-    }
-  };
-  ws.onclose = (event) => {
-    setConnected(false);
-    if (event.code === 4401) return; // session gone: the page's API calls send the agent to login
-    setTimeout(connect, backoff);
-    backoff = Math.min(backoff * 2, 10000);
-  };
-}
-
 function setConnected(on) {
   stats.connected = on;
   const pill = $("events-pill");
@@ -413,5 +390,11 @@ export function init(h) {
     if (stats.connected && !document.hidden) reload();
   }, RECONCILE_MS);
   renderHeld();
-  connect();
+  liveEvents({
+    onEvent,
+    onState: (state) => {
+      setConnected(state === "online");
+      if (state === "online") reload();
+    },
+  });
 }
