@@ -580,6 +580,11 @@ class Device(ABC):
             old, self._last_state = self._last_state, state
             self._emit(StateChanged(device=self.name, old=old, new=state))
 
+    def prompt_user(self, name: str) -> None:
+        """The application asked the person at the device to act (``place_card``) on its own screen:
+        a simulator acts for them as it does for the driver's own prompts; a real device does nothing."""
+        self._simulate_user(name)
+
     def _prompt(self, prompt: PromptCallback, name: str) -> None:
         """Ask the person at the device to act; simulators act themselves in ``_simulate_user``."""
         prompt(name)

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from kiosk.config import KioskSettings, TokenStore
 from kiosk.devices import ConsentHook, DeviceService, auto_grant, auto_refuse
+from kiosk.document_live import DocumentFeed, DocumentVideoTrack
 from kiosk.enroll import enroll
 from kiosk.media import (
     CameraVideoTrack,
@@ -58,8 +59,10 @@ def _consent(settings: KioskSettings) -> ConsentHook:
 
 
 def _track_factory(
-    settings: KioskSettings, self_view: FrameTap | None = None
+    settings: KioskSettings, self_view: FrameTap | None = None, document: DocumentFeed | None = None
 ) -> tuple[TrackFactory, LatestFrameCamera | None]:
+    """Fresh tracks per peer connection: face camera video, audio, then (with ``document``) the
+    document camera's live view as the second video m-line (kiosk.document_live)."""
     camera: LatestFrameCamera | None = None
     if settings.face_camera_url:
         from hardware import open_device
@@ -80,7 +83,8 @@ def _track_factory(
             else SyntheticVideoTrack(settings.video_width, settings.video_height, settings.video_fps)
         )
         audio = open_microphone(settings.microphone) if settings.microphone else ToneAudioTrack()
-        return [video if self_view is None else self_view.wrap(video), audio]
+        tracks = [video if self_view is None else self_view.wrap(video), audio]
+        return tracks if document is None else [*tracks, DocumentVideoTrack(document)]
 
     return make, camera
 
@@ -96,9 +100,14 @@ async def run(settings: KioskSettings) -> int:
         identity = await office.me()
         logger.info("kiosk %s at station %s starting", identity.kiosk_id, identity.station_id)
         agent_video, self_view, speaker = FrameTap(), FrameTap(), Speaker(settings.speaker)
-        make_tracks, camera = _track_factory(settings, self_view)
+        document = DocumentFeed(fps=settings.document_live_fps, max_width=settings.document_live_width)
+        make_tracks, camera = _track_factory(settings, self_view, document)
         devices = DeviceService(
-            settings.device_urls(), consent=_consent(settings), stats_dir=settings.state_dir / "stats"
+            settings.device_urls(),
+            consent=_consent(settings),
+            stats_dir=settings.state_dir / "stats",
+            document=document,
+            office_name=identity.office_name,
         )
         signaling = SignalingClient(
             settings.signaling_url(),

@@ -34,6 +34,10 @@ class KioskSettings(BaseSettings):
     video_height: int = Field(default=480, ge=120, le=1080)
     video_fps: float = Field(default=30.0, gt=0, le=30)
     video_codec: Literal["VP8", "H264"] = "VP8"
+    document_live_fps: float = Field(default=12.0, gt=0, le=30)
+    """Frame rate of the live document-camera view (the call's second video track)."""
+    document_live_width: int = Field(default=960, ge=160, le=1920)
+    """Widest frame of the live document view (the camera's frames are scaled down to it)."""
     microphone: str = ""
     """PyAV input, e.g. ``alsa:default`` or ``pulse:default``; empty: a quiet synthetic tone."""
     ui_host: str = "127.0.0.1"

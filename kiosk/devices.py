@@ -11,8 +11,22 @@ Actions: ``read_id_card`` (the card's fields in ``data``), ``capture_document`` 
 metadata in ``data``; the full-resolution JPEG and the straightened page as ``blobs`` that the
 runtime sends over the call's data channel) and ``verify_fingerprint`` (1:1 against the kiosk's
 template ``slot`` when given, else a 1:N search of its library; only ``matched``/``score``/``slot``
-leave the kiosk — images and templates never do). The live document view actions answer
-``failed`` ``unsupported_action``.
+leave the kiosk — images and templates never do).
+
+The live document view: ``document_live_start`` (after consent) checks the document camera with one
+read and switches :attr:`DeviceService.document` (a :class:`~kiosk.document_live.DocumentFeed`, the
+call's second video track) to live frames; ``document_live_stop`` (no consent needed, never
+``busy``) and :meth:`DeviceService.end_call` switch it back to the idle frame and release the camera.
+While it is live, stills can still be captured (the device serialises its reads).
+
+``print_notice`` (no consent: the slip carries no personal data) prints the needs-materials notice
+(补正告知) the agent sends: ``params`` ``service`` (its name), ``reference`` (the case number) and
+``m1`` … ``m14``, each ``"<count>|<form>|<material name>"`` with form ``original``, ``copy`` or
+``original_and_copy``; ``data`` says how many lines were printed.
+
+Public device access for the resident journey (same handles, same one-operation-at-a-time rule):
+:meth:`DeviceService.read_card`, :meth:`DeviceService.prompt_resident` and
+:meth:`DeviceService.printer` (worker thread only).
 
 Driver errors are translated at this one boundary (``UserActionRequired`` → ``failed`` with the
 prompt as ``error``; ``DeviceFault`` → ``failed`` with the error's class name). The card's data
@@ -26,6 +40,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +52,9 @@ from hardware.errors import Cancelled, ConfigurationError, DeviceFault, Hardware
 from hardware.fingerprint import FingerprintScanner
 from hardware.health import HealthLevel
 from hardware.idcard import IdCardData, IdCardReader
+from hardware.printer import ticket as slips
+from hardware.printer.device import TicketPrinter
+from kiosk.document_live import DocumentFeed
 from signaling.messages import HwAction, HwOutcome, HwRequest
 
 __all__ = [
@@ -47,6 +65,7 @@ __all__ = [
     "auto_grant",
     "auto_refuse",
     "card_payload",
+    "notice_lines",
 ]
 
 logger = logging.getLogger(__name__)
@@ -72,7 +91,42 @@ async def auto_refuse(request: HwRequest) -> bool:
     return False
 
 
-_SUPPORTED = frozenset({HwAction.READ_ID_CARD, HwAction.CAPTURE_DOCUMENT, HwAction.VERIFY_FINGERPRINT})
+_SUPPORTED = frozenset(
+    {
+        HwAction.READ_ID_CARD,
+        HwAction.CAPTURE_DOCUMENT,
+        HwAction.VERIFY_FINGERPRINT,
+        HwAction.DOCUMENT_LIVE_START,
+        HwAction.PRINT_NOTICE,
+    }
+)
+#: Actions that ask no consent: they read nothing of the resident.
+_NO_CONSENT = frozenset({HwAction.DOCUMENT_LIVE_STOP, HwAction.PRINT_NOTICE})
+_FORMS_ZH = {"original": "原件", "copy": "复印件", "original_and_copy": "原件及复印件"}
+MAX_NOTICE_ITEMS = 14
+"""``m1`` … ``m14``: with ``service`` and ``reference``, the 16 parameters a request may carry."""
+
+
+def notice_lines(params: Mapping[str, object]) -> list[str]:
+    """The printed lines of a ``print_notice`` request (``名称 ×1（原件）``); ValueError when malformed."""
+    lines: list[str] = []
+    for n in range(1, MAX_NOTICE_ITEMS + 1):
+        value = params.get(f"m{n}")
+        if value is None:
+            break
+        if not isinstance(value, str):
+            raise ValueError(f"m{n} is not text")
+        count_text, form, name = [*value.split("|", 2), "", ""][:3]
+        name = name.strip()
+        if not count_text.isdigit() or not 1 <= int(count_text) <= 99 or form not in _FORMS_ZH:
+            raise ValueError(f"m{n} is not <count>|<form>|<name>")
+        if not name or len(name) > 64:
+            raise ValueError(f"m{n} has no usable name")
+        lines.append(f"{name} ×{int(count_text)}（{_FORMS_ZH[form]}）")
+    unknown = set(params) - {"service", "reference"} - {f"m{n}" for n in range(1, len(lines) + 1)}
+    if not lines or unknown:
+        raise ValueError("no materials, or parameters out of order")
+    return lines
 
 
 @dataclass(frozen=True)
@@ -144,8 +198,14 @@ class DeviceService:
         stats_dir: Path | None = None,
         card_timeout: float = 30.0,
         clock: Clock | None = None,
+        document: DocumentFeed | None = None,
+        office_name: str = "",
     ) -> None:
         self.urls = dict(urls)
+        self.document = document or DocumentFeed()
+        """The live document-camera view (the call's second video track reads it)."""
+        self.office_name = office_name
+        """Printed at the top of the needs-materials notice."""
         self.clock = clock
         self.consent = consent
         self.stats_dir = stats_dir
@@ -156,19 +216,39 @@ class DeviceService:
 
     async def handle(self, request: HwRequest, progress: ProgressHook) -> HwOutcomeData:
         """Run one agent request: consent, then the device; never raises for device trouble."""
+        if request.action is HwAction.DOCUMENT_LIVE_STOP:  # never busy: the agent can always stop it
+            was_live = self.document.live
+            await asyncio.to_thread(self.document.stop)
+            return HwOutcomeData(HwOutcome.OK, data={"live": False, "was_live": was_live})
         if self._busy.locked():
             return HwOutcomeData(HwOutcome.BUSY)
         async with self._busy:
-            await progress("awaiting_consent")
-            if not await self.consent(request):
-                return HwOutcomeData(HwOutcome.CONSENT_REFUSED)
-            await progress("consent_given")
+            if request.action not in _NO_CONSENT:
+                await progress("awaiting_consent")
+                if not await self.consent(request):
+                    return HwOutcomeData(HwOutcome.CONSENT_REFUSED)
+                await progress("consent_given")
             if request.action not in _SUPPORTED:
                 return HwOutcomeData(HwOutcome.FAILED, error="unsupported_action")
-            await progress("reading")
+            if request.action is HwAction.PRINT_NOTICE:
+                try:
+                    lines = notice_lines(request.params)
+                except ValueError:
+                    return HwOutcomeData(HwOutcome.FAILED, error="invalid_params")
+            await progress("printing" if request.action is HwAction.PRINT_NOTICE else "reading")
             try:
+                if request.action is HwAction.PRINT_NOTICE:
+                    await asyncio.to_thread(self._print_notice, request.params, lines)
+                    logger.info("print_notice ok: %d materials", len(lines))
+                    return HwOutcomeData(HwOutcome.OK, data={"printed": True, "items": len(lines)})
+                if request.action is HwAction.DOCUMENT_LIVE_START:
+                    size = await asyncio.to_thread(self._start_live)
+                    return HwOutcomeData(
+                        HwOutcome.OK,
+                        data={"live": True, "width": size[0], "height": size[1], "fps": self.document.fps},
+                    )
                 if request.action is HwAction.READ_ID_CARD:
-                    card = await asyncio.to_thread(self._read_card)
+                    card = await asyncio.to_thread(self.read_card)
                     logger.info("read_id_card ok: %s", card.masked()["id_number"])
                     return HwOutcomeData(HwOutcome.OK, data=card_payload(card), identity=card_identity(card))
                 if request.action is HwAction.VERIFY_FINGERPRINT:
@@ -200,12 +280,18 @@ class DeviceService:
         if device is not None:
             device.cancel()
 
+    async def end_call(self) -> None:
+        """The call ended: cancel what runs and switch the live document view off (camera released)."""
+        self.cancel()
+        await asyncio.to_thread(self.document.stop)
+
     async def health(self) -> dict[str, dict[str, Any]]:
         """Per configured kind: status and an internal health check (no personal data)."""
         return await asyncio.to_thread(self._health)
 
     async def close(self) -> None:
-        """Close every opened device."""
+        """Stop the live view and close every opened device."""
+        await asyncio.to_thread(self.document.stop)
         devices, self._devices = list(self._devices.values()), {}
         for device in devices:
             with contextlib.suppress(HardwareError):
@@ -233,7 +319,12 @@ class DeviceService:
             self._devices[kind] = device
         return device
 
-    def _read_card(self) -> IdCardData:
+    def read_card(self) -> IdCardData:
+        """Wait up to ``card_timeout`` for a card on the reader and read it (worker thread only).
+
+        Raises ``UserActionRequired`` (prompt ``place_card``) when none came, and the reader's
+        ``HardwareError`` otherwise; the journey's identification step and the agent's request use
+        this same reader handle."""
         reader = self._device("idcard")
         assert isinstance(reader, IdCardReader)
         self._current = reader
@@ -257,6 +348,41 @@ class DeviceService:
             return {"mode": "search", "matched": found.found, "score": found.score, "slot": found.slot}
         finally:
             self._current = None
+
+    def prompt_resident(self, kind: str, prompt: str) -> None:
+        """The screen asks the resident to act (``place_card``): tell the ``kind`` device, so a
+        simulator acts for them; a real device ignores it. Opens the device; worker thread only."""
+        self._device(kind).prompt_user(prompt)
+
+    def printer(self) -> TicketPrinter:
+        """The kiosk's ticket printer (opened on first use; one handle). Worker thread only."""
+        printer = self._device("printer")
+        if not isinstance(printer, TicketPrinter):
+            raise ConfigurationError("printer URL is not a ticket printer")
+        return printer
+
+    def _print_notice(self, params: Mapping[str, object], lines: list[str]) -> None:
+        service, reference = params.get("service", ""), params.get("reference", "")
+        notice = slips.MaterialsNotice(
+            office=self.office_name,
+            service=service if isinstance(service, str) else "",
+            materials=lines,
+            issued_at=datetime.now().astimezone(),
+            missing=True,
+            reference=reference if isinstance(reference, str) else "",
+        )
+        self.printer().print_materials_notice(notice)
+
+    def _start_live(self) -> tuple[int, int]:
+        """Check the document camera with one read, then start the live feed; the frame size sent."""
+        camera = self._device("document_camera")
+        if not isinstance(camera, DocumentCamera):
+            raise ConfigurationError("document_camera URL is not a document camera")
+        first = camera.read_frame()
+        self.document.start(camera.read_frame)
+        height, width = first.shape[:2]
+        scale = min(1.0, self.document.max_width / width)
+        return int(width * scale) // 2 * 2, int(height * scale) // 2 * 2
 
     def _capture_document(self, require_quality: bool) -> CaptureResult:
         camera = self._device("document_camera")

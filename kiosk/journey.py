@@ -486,14 +486,8 @@ class Journey:
     def _read_card(self) -> IdCardData:
         # The device service owns the reader (one handle, one operation at a time); identification
         # at the welcome flow uses the same reader as the agent's requests do.
-        self._ask_resident("idcard", "place_card")
-        return self.devices._read_card()
-
-    def _ask_resident(self, kind: str, prompt: str) -> None:
-        """The screen asks the resident to act (``place_card``); a simulator acts for them (the
-        device's ``_prompt`` hook), a real device is unaffected. Worker thread only."""
-        device = self.devices._device(kind)
-        device._prompt(lambda _: None, prompt)
+        self.devices.prompt_resident("idcard", "place_card")
+        return self.devices.read_card()
 
     async def _op_type_id(self, m: dict[str, Any]) -> None:
         """Show the keypad (or, with ``id_number``, accept the typed number)."""
@@ -736,7 +730,7 @@ class Journey:
             granted = await asyncio.wait_for(asyncio.shield(self._consent), self.consent_timeout)
             if granted and request.action.value == "read_id_card":
                 with contextlib.suppress(HardwareError):  # the read itself reports a broken reader
-                    await asyncio.to_thread(self._ask_resident, "idcard", "place_card")
+                    await asyncio.to_thread(self.devices.prompt_resident, "idcard", "place_card")
             return granted
         except TimeoutError:
             if self.hw is not None and self.hw.get("request_id") == request.request_id:
@@ -807,10 +801,7 @@ class Journey:
         self._publish()
 
         def run() -> int:
-            printer = self.devices._device("printer")  # the device service's one printer handle
-            if not isinstance(printer, TicketPrinter):
-                raise HardwareError("printer URL is not a ticket printer")
-            return job(printer)
+            return job(self.devices.printer())  # the device service's one printer handle
 
         try:
             await asyncio.to_thread(run)

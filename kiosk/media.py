@@ -165,12 +165,18 @@ class LatestFrameCamera:
 
     ``read`` returns one BGR frame per call (blocking at the camera's pace) and may raise when the
     camera fails; failures are counted and logged by type, and the thread retries after
-    ``retry_delay``. :meth:`latest` never blocks; :meth:`wait_newer` waits (in a thread-safe way,
-    from asyncio) for a frame newer than the one you have.
+    ``retry_delay`` — or, with ``max_failures``, gives up after that many failures in a row
+    (:attr:`failed` then names the last error's type). :meth:`latest` never blocks;
+    :meth:`wait_newer` waits (in a thread-safe way, from asyncio) for a frame newer than the one you have.
     """
 
     def __init__(
-        self, read: Callable[[], Frame], *, name: str = "kiosk-camera", retry_delay: float = 0.5
+        self,
+        read: Callable[[], Frame],
+        *,
+        name: str = "kiosk-camera",
+        retry_delay: float = 0.5,
+        max_failures: int | None = None,
     ) -> None:
         self._read = read
         self._name = name
@@ -183,6 +189,9 @@ class LatestFrameCamera:
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self.frames_captured = 0
         self.failures = 0
+        self.max_failures = max_failures
+        self.failed: str | None = None
+        """The error type that made the thread give up (``max_failures`` in a row), else None."""
 
     def start(self) -> None:
         """Start the capture thread (idempotent)."""
@@ -212,15 +221,32 @@ class LatestFrameCamera:
                 self._waiters.append((asyncio.get_running_loop(), event))
             await event.wait()
 
+    @property
+    def running(self) -> bool:
+        """The capture thread runs (started, not stopped, not given up)."""
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
     def _run(self) -> None:
+        in_a_row = 0
         while not self._stop.is_set():
             try:
                 frame = self._read()
             except Exception as err:  # a camera fault must not kill capture; counted, type logged
                 self.failures += 1
+                in_a_row += 1
+                if self.max_failures is not None and in_a_row >= self.max_failures:
+                    logger.warning(
+                        "%s: %d reads failed in a row (%s); giving up",
+                        self._name,
+                        in_a_row,
+                        type(err).__name__,
+                    )
+                    self.failed = type(err).__name__
+                    return
                 logger.warning("camera read failed (%s); retrying", type(err).__name__)
                 self._stop.wait(self._retry_delay)
                 continue
+            in_a_row = 0
             with self._lock:
                 self._frame = frame
                 self._seq += 1

@@ -134,7 +134,11 @@ class CallPeer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._drained = asyncio.Event()
         for track in tracks:
-            self.pc.addTrack(track)
+            direction = getattr(track, "direction", None)  # the document view: its own sendonly m-line
+            if direction is None:
+                self.pc.addTrack(track)
+            else:
+                self.pc.addTransceiver(track, direction=direction)
         self._prefer_codec(settings.video_codec)
         self.pc.on("track", self._on_track)
         self.pc.on("datachannel", self._bind_channel)

@@ -3,9 +3,13 @@
 :class:`KioskRuntime` reads the :class:`~signaling.client.SignalingClient` (which reconnects and
 resumes by itself) and:
 
-- on ``call.invite`` accepts the call (``call.decline`` ``busy`` when one is already running) and,
-  on the first active ``call.state`` of that call (the office has put the connection ``in_call``),
-  starts a :class:`~kiosk.peer.MediaSession` that offers generation 0 and renegotiates on failure;
+- on ``call.invite`` accepts the call (``call.decline`` ``busy`` when one is already running) and
+  at once builds the call's :class:`~kiosk.media_session.MediaSession` and its generation-0 offer
+  (peer connection, tracks, ICE gathering) while the office records the accept; on the first
+  active ``call.state`` of that call (the office has put the connection ``in_call``) the session
+  sends that offer and renegotiates on failure from then on;
+- keeps the station's ICE servers fresh in the background (:class:`~kiosk.ice.IceServerCache`),
+  so no call waits for ``GET /api/calls/ice-servers``;
 - forwards the call's ``description`` and ``candidate`` messages to the media session;
 - runs ``hw.request`` through :class:`~kiosk.devices.DeviceService` (consent first) in the
   background, answering ``hw.progress`` and ``hw.result``;
@@ -25,10 +29,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from aiortc import RTCIceServer
 from pydantic import JsonValue
 
 from kiosk.devices import DeviceService, HwOutcomeData
+from kiosk.ice import IceServerCache, IceServersSource
 from kiosk.media_session import MediaSession
 from kiosk.peer import BlobNotSent, PeerSettings, TrackFactory
 from signaling.client import SignalingClient
@@ -74,9 +78,6 @@ HwObserver = Callable[[HwRequest, str, HwOutcomeData | None], None]
 """Told each stage of an agent's hardware request (``awaiting_consent`` … ``sending_still``) and,
 with stage ``"result"``, its outcome (the resident UI shows progress, the result and document stills)."""
 
-IceServersSource = Callable[[], Awaitable[tuple[RTCIceServer, ...]]]
-"""Fetch the ICE servers for a new call (``GET /api/calls/ice-servers``; TURN credentials expire)."""
-
 
 class PersonalDataUploads(Protocol):
     """The office's record of what the devices read (contract C1; :class:`kiosk.office_client.OfficeClient`)."""
@@ -113,7 +114,7 @@ class KioskRuntime:
         self.uploads = uploads
         self.on_hw = on_hw
         self.report_call = report_call
-        self.ice_servers = ice_servers
+        self.ice = IceServerCache(ice_servers) if ice_servers is not None else None
         self.signaling = signaling
         self.devices = devices
         self.make_tracks = make_tracks
@@ -125,7 +126,7 @@ class KioskRuntime:
         self.call: MediaSession | None = None
         signaling.on_connected = self._on_signaling_connected
         self.invites: list[CallInvite] = []
-        self._ice_prefetch: asyncio.Future[tuple[RTCIceServer, ...]] | None = None
+        self._preparing: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._main: list[asyncio.Task[None]] = []
 
@@ -139,6 +140,8 @@ class KioskRuntime:
         self.signaling.start()
         await self.signaling.wait_connected()
         self._main.append(asyncio.create_task(self._run(), name="kiosk-runtime"))
+        if self.ice is not None:
+            self._main.append(asyncio.create_task(self.ice.run(), name="kiosk-ice-servers"))
         if self.report_health is not None:
             self._main.append(asyncio.create_task(self._health_loop(), name="kiosk-health"))
 
@@ -155,6 +158,8 @@ class KioskRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._main.clear()
+        if self.ice is not None:
+            self.ice.close()
         await self.signaling.close()
         await self.devices.close()
 
@@ -199,12 +204,32 @@ class KioskRuntime:
             await self.signaling.send(CallDecline(call_id=invite.call_id, reason="busy"))
             return
         self.call_id = invite.call_id
-        if self.ice_servers is not None and self._ice_prefetch is None:
-            # Fetched while the office puts the call through, not after (set-up time).
-            self._ice_prefetch = asyncio.ensure_future(self.ice_servers())
         await self.signaling.send(CallAccept(call_id=invite.call_id))
+        if self.call is None and self._preparing is None:
+            # The offer is built while the office records the accept, not after (set-up time).
+            self._preparing = asyncio.create_task(self._prepare(invite.call_id), name="kiosk-prepare")
         if self.on_call is not None:
             self.on_call(invite.call_id)
+
+    async def _prepare(self, call_id: str) -> None:
+        """Create the call's media session (ICE servers from the cache) and build its first offer."""
+        session = await self._new_session(call_id)
+        if self.call_id != call_id or self.call is not None:
+            await session.close()  # the call ended (or was resumed) meanwhile
+            return
+        self.call = session
+        session.prepare()
+
+    async def _new_session(self, call_id: str) -> MediaSession:
+        settings = self.peer_settings
+        if self.ice is not None:
+            settings = dataclasses.replace(settings, ice_servers=await self.ice.get())
+
+        async def on_state(media_state: str) -> None:
+            if self.report_call is not None:
+                await self.report_call(call_id, media_state)
+
+        return MediaSession(call_id, self.signaling.send, self.make_tracks, settings, on_state=on_state)
 
     async def _on_state(self, state: CallState) -> None:
         if state.state is CallStateName.ENDED:
@@ -214,33 +239,28 @@ class KioskRuntime:
             return
         if self.call_id is None:
             self.call_id = state.call_id  # resumed after a kiosk restart: rejoin the call
-        if state.call_id == self.call_id and self.call is None:
-            settings = self.peer_settings
-            if self.ice_servers is not None:
-                fetch, self._ice_prefetch = self._ice_prefetch or self.ice_servers(), None
-                try:
-                    settings = dataclasses.replace(settings, ice_servers=await asyncio.wait_for(fetch, 3.0))
-                except Exception as err:  # no TURN is better than no call: host candidates still work
-                    logger.warning("ICE servers unavailable (%s); using defaults", type(err).__name__)
-            call_id = state.call_id
-
-            async def on_state(media_state: str) -> None:
-                if self.report_call is not None:
-                    await self.report_call(call_id, media_state)
-
-            self.call = MediaSession(
-                call_id, self.signaling.send, self.make_tracks, settings, on_state=on_state
-            )
-            self.call.start()
+        if state.call_id != self.call_id:
+            return
+        preparing, self._preparing = self._preparing, None
+        if preparing is not None:
+            await asyncio.wait({preparing})  # the session, usually with its offer, is ready by now
+            if not preparing.cancelled() and preparing.exception() is not None:
+                logger.warning(
+                    "call %s: media not prepared (%s)", state.call_id, type(preparing.exception()).__name__
+                )
+        if self.call is None:
+            self.call = await self._new_session(state.call_id)
+        self.call.start()
 
     async def _end_media(self) -> None:
-        if self._ice_prefetch is not None:
-            self._ice_prefetch.cancel()
-            self._ice_prefetch = None
+        preparing, self._preparing = self._preparing, None
+        if preparing is not None:
+            preparing.cancel()
+            await asyncio.wait({preparing})
         call, self.call = self.call, None
         had_call = self.call_id is not None
         self.call_id = None
-        self.devices.cancel()
+        await self.devices.end_call()  # cancels what runs; the live document view goes off
         if call is not None:
             await call.close()
         if had_call and self.on_call is not None:

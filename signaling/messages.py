@@ -117,6 +117,7 @@ class HwAction(enum.StrEnum):
     CAPTURE_DOCUMENT = "capture_document"
     DOCUMENT_LIVE_START = "document_live_start"
     DOCUMENT_LIVE_STOP = "document_live_stop"
+    PRINT_NOTICE = "print_notice"
 
 
 class HwOutcome(enum.StrEnum):

@@ -49,6 +49,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "issued": "取号时间",
         "keep": "请留意叫号，过号需重新取号",
         "materials": "一次性告知：请准备以下材料",
+        "missing": "补正告知：请补齐以下材料后再来办理",
+        "reference": "办件编号",
         "time_limit": "办理时限",
         "appointment": "预约成功",
         "slot": "预约时段",
@@ -66,6 +68,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "issued": "Issued",
         "keep": "Please listen for your number",
         "materials": "Please bring the following",
+        "missing": "Still needed: please bring the following",
+        "reference": "Case",
         "time_limit": "Time limit",
         "appointment": "Appointment booked",
         "slot": "Time slot",
@@ -111,7 +115,8 @@ class QueueTicket:
 
 @dataclass(frozen=True, slots=True)
 class MaterialsNotice:
-    """The one-time notice (一次性告知) of every material a service needs."""
+    """The one-time notice (一次性告知) of every material a service needs, or (``missing``) of every
+    material a case still lacks (补正告知), with the case's number as ``reference``."""
 
     office: str
     service: str
@@ -119,6 +124,8 @@ class MaterialsNotice:
     issued_at: datetime
     time_limit: str = ""
     qr_content: str = ""
+    missing: bool = False
+    reference: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,8 +254,10 @@ def render_materials_notice(notice: MaterialsNotice, style: TicketStyle | None =
     b = _Builder(s)
     _header(b, notice.office, notice.service)
     b.style_text(align="left", bold=True)
-    b.text(s.label("materials"))
+    b.text(s.label("missing" if notice.missing else "materials"))
     b.style_text(align="left")
+    if notice.reference:
+        b.text(f"{s.label('reference')}: {notice.reference}")
     for index, item in enumerate(notice.materials, start=1):
         b.text(f"{index}. {item}")
     if notice.time_limit:

@@ -68,11 +68,11 @@ async def test_sam_failure_is_device_unavailable_and_logged_without_data(
     assert ID_NUMBER not in caplog.text
 
 
-async def test_unsupported_action_and_bad_url() -> None:
-    """Actions not wired yet fail unsupported_action; a bad or missing device is device_unavailable."""
+async def test_missing_device_and_bad_url() -> None:
+    """A device the kiosk has not got (live view, still) or a bad URL is device_unavailable."""
     service = DeviceService({"idcard": "sim://idcard"}, consent=auto_grant)
     _, outcome, _, error = await _run(service, _request(HwAction.DOCUMENT_LIVE_START))
-    assert (outcome, error) == (HwOutcome.FAILED, "unsupported_action")
+    assert (outcome, error) == (HwOutcome.FAILED, "device_unavailable")
     _, outcome, _, error = await _run(service, _request(HwAction.CAPTURE_DOCUMENT))
     assert (outcome, error) == (HwOutcome.FAILED, "device_unavailable")
     broken = DeviceService({"idcard": "nope://x"}, consent=auto_grant)

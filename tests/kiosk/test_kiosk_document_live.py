@@ -1,0 +1,305 @@
+"""The live document-camera view: the feed and its track switching idle ↔ live, the device service's
+live start/stop (consent, device failure, call end), the needs-materials notice, and a peer
+connection carrying it as a second video m-line with frames flowing on both videos."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from kiosk.devices import DeviceService, auto_grant, auto_refuse, notice_lines
+from kiosk.document_live import DocumentFeed, DocumentVideoTrack, idle_frame
+from kiosk.media import FrameCounter, SyntheticVideoTrack, ToneAudioTrack, drain
+from kiosk.peer import CallPeer, PeerSettings
+from signaling.messages import HwAction, HwOutcome, HwRequest
+from tests.conftest import TIMEOUT
+
+DOC_URL = "sim://document_camera?width=640&height=480&fps=30"
+
+
+def _request(action: HwAction, params: dict[str, str | int | float | bool] | None = None) -> HwRequest:
+    return HwRequest(call_id="c1", request_id=f"r-{action.value}", action=action, params=params or {})
+
+
+async def _handle(service: DeviceService, request: HwRequest) -> tuple[list[str], Any]:
+    stages: list[str] = []
+
+    async def progress(stage: str) -> None:
+        stages.append(stage)
+
+    return stages, await service.handle(request, progress)
+
+
+async def _until(predicate: Any, what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+def _is_idle(frame: Any, feed: DocumentFeed) -> bool:
+    image = frame.to_ndarray(format="bgr24")
+    return image.shape[:2] == feed.idle_size[::-1] and bool(
+        np.array_equal(image, idle_frame(*feed.idle_size))
+    )
+
+
+def test_idle_frame_is_dark_with_a_marker() -> None:
+    """The idle frame is mostly dark but carries drawn text (the 文档摄像头未开启 marker)."""
+    image = idle_frame(640, 480)
+    assert image.shape == (480, 640, 3) and image.dtype == np.uint8
+    assert float(image.mean()) < 60
+    assert int((image > 150).sum()) > 500  # the light marker text is there
+
+
+async def test_track_sends_idle_frames_then_live_frames_then_idle_again() -> None:
+    """Off: the idle frame at the idle rate; started: the camera's (scaled) frames; stopped: idle again
+    and the resident's view forgets the picture. Live frames are also shown to the feed's view."""
+    feed = DocumentFeed(fps=30, max_width=320, idle_period=0.05)
+    track = DocumentVideoTrack(feed, poll=0.01)
+    reads = 0
+
+    def read() -> Any:
+        nonlocal reads
+        reads += 1
+        time.sleep(0.005)
+        image = np.full((480, 640, 3), 200, dtype=np.uint8)
+        image[0, 0, 0] = reads % 256
+        return image
+
+    try:
+        first = await track.recv()
+        assert _is_idle(first, feed) and track.idle_frames == 1
+        await asyncio.to_thread(feed.start, read)
+        assert feed.live
+        live = [await track.recv() for _ in range(3)]
+        assert all(f.width == 320 and f.height == 240 for f in live)
+        assert track.live_frames == 3 and feed.view.has_frame
+        assert [f.pts for f in live] == sorted({f.pts for f in live})  # strictly increasing
+        assert await asyncio.to_thread(feed.stop) is True
+        assert not feed.live and not feed.view.has_frame
+        settled = reads
+        again = await track.recv()
+        assert _is_idle(again, feed) and again.pts > live[-1].pts
+        await asyncio.sleep(0.05)
+        assert reads <= settled + 1  # the capture thread is gone: the camera is released
+    finally:
+        track.stop()
+        await asyncio.to_thread(feed.stop)
+
+
+async def test_a_failing_camera_falls_back_to_idle_with_its_fault_named() -> None:
+    """Reads that keep failing stop the live view by itself; the track goes back to the idle frame."""
+    feed = DocumentFeed(fps=30, max_width=320, idle_period=0.05, max_failures=2, retry_delay=0.01)
+    track = DocumentVideoTrack(feed, poll=0.01)
+
+    def broken() -> Any:
+        raise ConnectionError("unplugged")
+
+    try:
+        await asyncio.to_thread(feed.start, broken)
+        await _until(lambda: not feed.live, "the feed to give up")
+        assert feed.fault == "ConnectionError"
+        assert _is_idle(await track.recv(), feed)
+    finally:
+        track.stop()
+        await asyncio.to_thread(feed.stop)
+
+
+async def test_live_start_asks_consent_then_goes_live_and_stop_releases_without_asking() -> None:
+    """document_live_start: consent first, then live with its frame size; document_live_stop answers ok
+    at once (no consent, never busy) and the feed is idle again."""
+    asked: list[HwAction] = []
+
+    async def consent(request: HwRequest) -> bool:
+        asked.append(request.action)
+        return True
+
+    service = DeviceService(
+        {"document_camera": DOC_URL}, consent=consent, document=DocumentFeed(max_width=320)
+    )
+    try:
+        stages, result = await _handle(service, _request(HwAction.DOCUMENT_LIVE_START))
+        assert stages == ["awaiting_consent", "consent_given", "reading"]
+        assert result.outcome is HwOutcome.OK
+        assert result.data == {"live": True, "width": 320, "height": 240, "fps": 12.0}
+        assert service.document.live
+        stages, result = await _handle(service, _request(HwAction.DOCUMENT_LIVE_STOP))
+        assert (stages, result.outcome, result.data) == ([], HwOutcome.OK, {"live": False, "was_live": True})
+        assert asked == [HwAction.DOCUMENT_LIVE_START]
+        assert not service.document.live
+    finally:
+        await service.close()
+
+
+async def test_live_start_refused_or_with_a_broken_camera_stays_idle() -> None:
+    """Consent refused: nothing opened, no live view. An absent camera: failed device_unavailable."""
+    refused = DeviceService({"document_camera": DOC_URL}, consent=auto_refuse)
+    try:
+        _, result = await _handle(refused, _request(HwAction.DOCUMENT_LIVE_START))
+        assert result.outcome is HwOutcome.CONSENT_REFUSED
+        assert not refused.document.live and refused._devices == {}
+    finally:
+        await refused.close()
+    absent = DeviceService({"document_camera": DOC_URL + "&fault=absent"}, consent=auto_grant)
+    try:
+        _, result = await _handle(absent, _request(HwAction.DOCUMENT_LIVE_START))
+        assert (result.outcome, result.error) == (HwOutcome.FAILED, "device_unavailable")
+        assert not absent.document.live
+    finally:
+        await absent.close()
+    unplugged = DeviceService({"document_camera": DOC_URL + "&fault=unplug"}, consent=auto_grant)
+    try:
+        _, result = await _handle(unplugged, _request(HwAction.DOCUMENT_LIVE_START))
+        assert (result.outcome, result.error) == (HwOutcome.FAILED, "device_unavailable")
+        assert not unplugged.document.live
+    finally:
+        await unplugged.close()
+
+
+async def test_a_still_can_be_captured_while_live_and_the_call_end_turns_the_view_off() -> None:
+    """While live, capture_document still works (the device serialises reads); end_call stops the view."""
+    service = DeviceService(
+        {"document_camera": DOC_URL}, consent=auto_grant, document=DocumentFeed(max_width=320)
+    )
+    try:
+        _, started = await _handle(service, _request(HwAction.DOCUMENT_LIVE_START))
+        assert started.outcome is HwOutcome.OK
+        _, still = await _handle(service, _request(HwAction.CAPTURE_DOCUMENT, {"require_quality": False}))
+        assert still.outcome is HwOutcome.OK and still.data["width"] == 640
+        assert service.document.live
+        await service.end_call()
+        assert not service.document.live
+    finally:
+        await service.close()
+
+
+NOTICE = {
+    "service": "社会保障卡挂失补换",
+    "reference": "BJ20261207-0001",
+    "m1": "1|original|近期一寸免冠彩色照片",
+    "m2": "2|copy|原社会保障卡",
+}
+
+
+def test_notice_lines_read_count_form_and_name_and_refuse_anything_else() -> None:
+    """m1…mN become printed lines; a bad count, form, gap, stray key or no item is a ValueError."""
+    assert notice_lines(NOTICE) == ["近期一寸免冠彩色照片 ×1（原件）", "原社会保障卡 ×2（复印件）"]
+    for bad in (
+        {"m1": "x|original|照片"},
+        {"m1": "1|scan|照片"},
+        {"m1": "1|copy|"},
+        {"m1": "1|copy|照片", "m3": "1|copy|证明"},
+        {"m1": "1|copy|照片", "id_number": "310101198001010018"},
+        {"service": "x"},
+    ):
+        with pytest.raises(ValueError):
+            notice_lines(bad)
+
+
+async def test_print_notice_prints_the_missing_materials_without_asking_consent() -> None:
+    """print_notice: no consent asked (no personal data), stage printing, and the printer simulator's
+    preview holds the notice with the case number and every missing material; bad params print nothing."""
+    service = DeviceService({"printer": "sim://printer"}, consent=auto_refuse, office_name="示例街道办事处")
+    try:
+        stages, result = await _handle(service, _request(HwAction.PRINT_NOTICE, dict(NOTICE)))
+        assert stages == ["printing"]
+        assert (result.outcome, result.data) == (HwOutcome.OK, {"printed": True, "items": 2})
+        simulator = service.printer().simulator  # type: ignore[attr-defined]
+        await _until(lambda: len(simulator.jobs) == 1, "the printed job")
+        data = simulator.jobs[0].data
+        _, bad = await _handle(service, _request(HwAction.PRINT_NOTICE, {"m1": "nope"}))
+        assert (bad.outcome, bad.error) == (HwOutcome.FAILED, "invalid_params")
+    finally:
+        await service.close()
+    for expected in (
+        "补正告知",
+        "BJ20261207-0001",
+        "社会保障卡挂失补换",
+        "近期一寸免冠彩色照片 ×1（原件）",
+        "示例街道办事处",
+    ):
+        assert expected.encode("gb18030") in data, expected
+    assert len(simulator.jobs) == 1  # the malformed request printed nothing
+
+
+# -- the peer connection: two video m-lines, frames on both ---------------------------------------
+
+
+def _video_mlines(sdp: str) -> list[tuple[str, str]]:
+    """(mid, direction) of each video m-line, in order."""
+    found = []
+    for section in sdp.split("m=")[1:]:
+        if section.startswith("video"):
+            mid = re.search(r"a=mid:(\S+)", section)
+            direction = re.search(r"a=(sendrecv|sendonly|recvonly|inactive)", section)
+            assert mid and direction
+            found.append((mid.group(1), direction.group(1)))
+    return found
+
+
+async def test_the_offer_has_two_video_mlines_and_frames_flow_on_both() -> None:
+    """The kiosk's offer: face video (sendrecv), audio, document video (sendonly). An answering peer
+    receives frames on both videos — the idle frame first, live frames after document_live starts."""
+    feed = DocumentFeed(fps=15, max_width=320, idle_period=0.2)
+    kiosk = CallPeer(
+        0, [SyntheticVideoTrack(160, 120, 15), ToneAudioTrack(), DocumentVideoTrack(feed)], PeerSettings()
+    )
+    agent = RTCPeerConnection()
+    received: dict[str, FrameCounter] = {}
+    tasks: list[asyncio.Task[None]] = []
+    sizes: dict[str, set[tuple[int, int]]] = {}
+
+    async def watch(track: MediaStreamTrack, mid: str) -> None:
+        counter = received.setdefault(mid, FrameCounter())
+        while True:
+            frame = await track.recv()
+            counter.frames += 1
+            sizes.setdefault(mid, set()).add((frame.width, frame.height))
+
+    def on_track(track: MediaStreamTrack) -> None:
+        if track.kind != "video":
+            tasks.append(asyncio.ensure_future(drain(track, FrameCounter())))
+            return
+        mid = next(t.mid for t in agent.getTransceivers() if t.receiver.track is track)
+        tasks.append(asyncio.ensure_future(watch(track, str(mid))))
+
+    agent.on("track", on_track)
+    try:
+        offer = await kiosk.create_offer()
+        videos = _video_mlines(offer)
+        assert [d for _, d in videos] == ["sendrecv", "sendonly"]
+        face_mid, doc_mid = (m for m, _ in videos)
+        await agent.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        await agent.setLocalDescription(await agent.createAnswer())
+        await kiosk.accept_answer(agent.localDescription.sdp)
+        await _until(lambda: received.get(face_mid, FrameCounter()).frames >= 5, "face frames")
+        await _until(lambda: received.get(doc_mid, FrameCounter()).frames >= 1, "an idle document frame")
+        assert sizes[doc_mid] == {(640, 480)}
+        reads = 0
+
+        def read() -> Any:
+            nonlocal reads
+            reads += 1
+            time.sleep(1 / 30)
+            return np.full((480, 640, 3), (reads * 7) % 256, dtype=np.uint8)
+
+        before = received[doc_mid].frames
+        await asyncio.to_thread(feed.start, read)
+        await _until(lambda: received[doc_mid].frames >= before + 10, "live document frames")
+        assert (320, 240) in sizes[doc_mid]
+        await asyncio.to_thread(feed.stop)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await kiosk.close()
+        await agent.close()
+        await asyncio.to_thread(feed.stop)
+        await asyncio.gather(*tasks, return_exceptions=True)
