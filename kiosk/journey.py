@@ -40,7 +40,7 @@ from kiosk.devices import DeviceService, HwOutcomeData
 from kiosk.office_client import KioskIdentity, OfficeClient, OfficeError, OfficeUnreachable
 from kiosk.session import Event, IllegalEvent, Session, Speak, State, Wipe
 from kiosk.ui_video import FrameTap
-from signaling.messages import HwOutcome, HwRequest
+from signaling.messages import HwAction, HwOutcome, HwRequest
 
 __all__ = ["CONTENT_VERSION", "FALLBACK_REASONS", "Journey", "Listener"]
 
@@ -73,7 +73,13 @@ _HW_GUIDANCE = {
     "read_id_card": "hw.read_id_card",
     "capture_document": "hw.capture_document",
     "verify_fingerprint": "hw.verify_fingerprint",
+    "document_live_start": "hw.document_live",
+    "print_notice": "hw.print_notice",
 }
+#: Requests that ask no consent but are still shown (and spoken) on the in-call screen.
+_SHOWN_WITHOUT_CONSENT = frozenset({HwAction.PRINT_NOTICE})
+#: Results with their own spoken confirmation (``prompt.<guidance>.ok``) instead of "done".
+_SPOKEN_OK = frozenset({HwAction.PRINT_NOTICE, HwAction.DOCUMENT_LIVE_START})
 
 
 class Journey:
@@ -194,6 +200,7 @@ class Journey:
                 "phase": self.call_phase or "ringing",
                 "video": self.agent_video is not None and self.agent_video.has_frame,
                 "document": self.document_jpeg is not None,
+                "document_live": self.devices.document.live,
             },
             "hw": self.hw,
             "reasons": self.reasons,
@@ -742,7 +749,27 @@ class Journey:
 
     def on_hw(self, request: HwRequest, stage: str, result: HwOutcomeData | None) -> None:
         """Progress and result of an agent's request (the runtime's ``on_hw`` hook)."""
+        if request.action is HwAction.DOCUMENT_LIVE_STOP:
+            if result is not None:
+                self._publish()  # the live document view left the screen
+            return
         hw = self.hw
+        if (
+            request.action in _SHOWN_WITHOUT_CONSENT
+            and result is None
+            and self.session.state is State.IN_CALL
+            and (hw is None or hw.get("request_id") != request.request_id)
+        ):
+            guidance = _HW_GUIDANCE.get(request.action.value, "hw.generic")
+            self.hw = hw = {
+                "request_id": request.request_id,
+                "action": request.action.value,
+                "guidance": guidance,
+                "phase": "working",
+                "stage": stage,
+                "error": None,
+            }
+            self.prompt = f"prompt.{guidance}.working"
         if hw is None or hw.get("request_id") != request.request_id:
             return
         if result is None:
@@ -753,7 +780,9 @@ class Journey:
         else:
             if result.outcome is HwOutcome.OK:
                 hw["phase"] = "ok"
-                self.prompt = "prompt.hw_done"
+                self.prompt = (
+                    f"prompt.{hw['guidance']}.ok" if request.action in _SPOKEN_OK else "prompt.hw_done"
+                )
                 for name, blob in result.blobs:
                     if name in ("page", "still"):
                         self.document_jpeg = blob

@@ -9,7 +9,9 @@ and the launcher (:mod:`kiosk.launcher`) opens it in Chromium's kiosk mode. Rout
 - ``GET /api/catalog`` categories and services (no personal data);
 - ``GET /voice/{lang}/{key}.wav`` the spoken prompt (:mod:`kiosk.voice`);
 - ``GET /media/agent.mjpeg`` the agent's video, ``/media/self.mjpeg`` the resident's own camera,
-  ``/media/document.jpg`` the last document still of the call (:mod:`kiosk.ui_video`);
+  ``/media/document.jpg`` the last document still of the call, ``/media/document-live.mjpeg`` the
+  live document-camera view while the agent has it on (what the agent sees; :mod:`kiosk.ui_video`,
+  :mod:`kiosk.document_live`);
 - ``GET /healthz`` whether the UI is up, and what is degraded.
 
 Every response carries ``Cache-Control: no-store`` (nothing a resident saw may stay in the
@@ -168,6 +170,9 @@ def create_app(
     async def self_mjpeg(_: Request) -> Response:
         return mjpeg(self_video)
 
+    async def document_live(_: Request) -> Response:
+        return mjpeg(j.devices.document.view)
+
     async def document(_: Request) -> Response:
         data = j.document_jpeg
         if data is None:
@@ -225,6 +230,7 @@ def create_app(
             Route("/media/agent.mjpeg", agent_mjpeg),
             Route("/media/self.mjpeg", self_mjpeg),
             Route("/media/document.jpg", document),
+            Route("/media/document-live.mjpeg", document_live),
             WebSocketRoute("/ws", ws),
             Mount("/ui", StaticFiles(directory=UI_DIR), name="ui"),
         ],

@@ -13,6 +13,7 @@ const state = {
   ws: null,
   heartbeatTimer: null,
   callId: null,
+  early: null, // while POST /api/calls runs: messages of the call it is creating (its id is not known yet)
   ticket: null,
   pc: null,
   generation: -1,
@@ -83,6 +84,11 @@ function setLink(online) {
 }
 
 async function onSignal(message) {
+  if (message.call_id && !state.callId && state.early) {
+    // The office sends call.invite (and the kiosk may accept and offer) before our POST returns.
+    if (state.early.length < 64) state.early.push(message);
+    return;
+  }
   switch (message.type) {
     case "welcome":
       setLink(true);
@@ -133,13 +139,38 @@ async function localMedia() {
   return state.local;
 }
 
-async function iceServers() {
-  try {
-    const data = await api("GET", "/api/calls/ice-servers");
-    return data.ice_servers.map((s) => ({ urls: s.urls, username: s.username || undefined, credential: s.credential || undefined }));
-  } catch {
-    return [];
+// ICE servers are fetched ahead (when the page has signed in, then again before 40 % of their
+// TURN credentials' lifetime has passed) and reused while under half of it has: no call waits for
+// GET /api/calls/ice-servers. A failed fetch is retried with backoff; a call then goes without them.
+const ice = { servers: null, fetchedAt: 0, ttlMs: 0, pending: null, timer: null, failures: 0 };
+
+function fetchIceServers() {
+  if (!ice.pending) {
+    const started = Date.now();
+    clearTimeout(ice.timer);
+    ice.pending = api("GET", "/api/calls/ice-servers")
+      .then((data) => {
+        ice.servers = data.ice_servers.map((s) => ({ urls: s.urls, username: s.username || undefined, credential: s.credential || undefined }));
+        ice.fetchedAt = started;
+        ice.ttlMs = data.ttl_s * 1000;
+        ice.failures = 0;
+        ice.timer = setTimeout(fetchIceServers, Math.max(1000, ice.ttlMs * 0.4));
+        return ice.servers;
+      })
+      .catch(() => {
+        ice.timer = setTimeout(fetchIceServers, Math.min(60000, 1000 * 2 ** ice.failures++));
+        return [];
+      })
+      .finally(() => {
+        ice.pending = null;
+      });
   }
+  return ice.pending;
+}
+
+function iceServers() {
+  if (ice.servers && Date.now() - ice.fetchedAt < ice.ttlMs * 0.5) return Promise.resolve(ice.servers);
+  return fetchIceServers();
 }
 
 function closePeer() {
@@ -150,21 +181,35 @@ function closePeer() {
   state.control = null;
 }
 
+/** The mids of an SDP's video m-lines, in order. */
+function videoMids(sdp) {
+  return sdp
+    .split(/\r?\nm=/)
+    .filter((section) => section.startsWith("video"))
+    .map((section) => (section.match(/^a=mid:(\S+)/m) || [])[1]);
+}
+
 async function answer(offer) {
   if (offer.generation <= state.generation) return; // an older peer connection's offer
   closePeer();
   state.generation = offer.generation;
   $("quality").dataset.generation = String(offer.generation);
-  // The first offer uses the servers fetched while the kiosk was being rung (set-up time);
-  // a renegotiation fetches fresh ones (TURN credentials are short-lived).
-  const servers = state.icePrefetch || iceServers();
-  state.icePrefetch = null;
-  const pc = new RTCPeerConnection({ iceServers: await servers });
+  const pc = new RTCPeerConnection({ iceServers: await iceServers() });
   state.pc = pc;
   const local = await localMedia();
   for (const track of local.getTracks()) pc.addTrack(track, local);
+  // The kiosk's offer carries the face camera's video first and the live document view second
+  // (docs/signaling.md): the document track is told apart by its m-line's mid, never by arrival
+  // order, and goes to the document panel ("call:document-track"); the rest plays in #remote.
+  const documentMid = videoMids(offer.sdp)[1];
+  const remote = new MediaStream();
   pc.addEventListener("track", (event) => {
-    if (event.track.kind === "video") $("remote").srcObject = event.streams[0] || new MediaStream([event.track]);
+    if (event.track.kind === "video" && documentMid !== undefined && event.transceiver?.mid === documentMid) {
+      emit("call:document-track", { track: event.track, generation: offer.generation });
+      return;
+    }
+    remote.addTrack(event.track);
+    if ($("remote").srcObject !== remote) $("remote").srcObject = remote;
   });
   pc.addEventListener("datachannel", (event) => {
     if (event.channel.label !== "control") return;
@@ -259,14 +304,23 @@ export async function startCall(ticket) {
   $("ticket-number").textContent = ticket.display_number || ticket.number || "—";
   $("ticket-service").textContent = ticket.service_name || "";
   emit("call:ticket", { ticket });
-  state.icePrefetch = iceServers();
-  const call = await api("POST", "/api/calls", { ticket_id: ticket.id });
+  iceServers(); // normally cached already; refetched now if stale, while the kiosk is rung
+  state.early = [];
+  let call;
+  let early;
+  try {
+    call = await api("POST", "/api/calls", { ticket_id: ticket.id });
+  } finally {
+    early = state.early;
+    state.early = null;
+  }
   state.callId = call.id;
   state.generation = -1;
   $("hangup").disabled = false;
   $("next").disabled = true;
   setStatus("call.status.created");
   emit("call:started", { callId: call.id, ticket });
+  for (const message of early) if (message.call_id === call.id) await onSignal(message);
 }
 
 function endCall(tellOthers) {
@@ -337,6 +391,7 @@ try {
   setCsrf(state.me.csrf_token);
   $("whoami").textContent = state.me.display_name;
   emit("call:ready", { me: state.me });
+  fetchIceServers();
 } catch {
   location.assign(`/console/login.html?next=${encodeURIComponent(location.pathname)}`);
 }

@@ -1,9 +1,11 @@
 // Case form (办件): the service's required materials (GET /api/catalog/services/{id}/materials), each
 // ticked against captured pages; outcome completed / accepted (the office computes the due date) /
 // needs_materials (one notice listing everything missing, 一次性告知) / rejected (reason) / forwarded;
-// notes. POST /api/cases files it (and completes the ticket). The notice is shown here for printing:
-// signaling has no message to print at the kiosk.
+// notes. POST /api/cases files it (and completes the ticket). The notice is shown here for printing
+// on the agent's printer, and while the call lasts it can be printed at the kiosk (hw.request
+// print_notice: the service, the case number and each missing material, no personal data).
 import { api } from "/console/api.js";
+import * as hw from "/console/hw.js";
 import { lang, t } from "/console/i18n.js";
 import * as documents from "/console/documents.js";
 import { $, activeCall, el, fail, flash, nameOf, wb } from "/console/wb-common.js";
@@ -15,6 +17,7 @@ let callId = null;
 let lastCase = null;
 let notice = null;
 let busy = false;
+let kioskPrint = null; // {requestId, state: printing | printed | failed | no_call}
 
 /** For tests: the last filed case. */
 window.wbCase = { get last() { return lastCase; } };
@@ -111,7 +114,39 @@ function renderNotice() {
     ),
   );
   $("notice-meta").textContent = lastCase ? t("wb.notice.meta", { number: lastCase.number }) : "";
+  const kiosk = $("notice-kiosk-state");
+  kiosk.dataset.state = kioskPrint ? kioskPrint.state : "";
+  kiosk.textContent = kioskPrint ? t(`wb.notice.kiosk_${kioskPrint.state}`) : "";
+  $("notice-kiosk").disabled = !wb.call || kioskPrint?.state === "printing";
   section.hidden = false;
+}
+
+/** The notice as print_notice parameters: service, case number, m1…m14 "<count>|<form>|<name>". */
+function noticeParams() {
+  const params = { service: (notice.service_name || "").slice(0, 60), reference: lastCase ? lastCase.number : "" };
+  notice.missing.slice(0, 14).forEach((m, i) => {
+    params[`m${i + 1}`] = `${m.count || 1}|${m.form || "original"}|${String(m.name).slice(0, 60)}`;
+  });
+  return params;
+}
+
+/** Print the needs-materials notice on the kiosk's printer (while the call lasts). */
+export function printAtKiosk() {
+  if (!notice) return;
+  if (!wb.call) {
+    kioskPrint = { requestId: null, state: "no_call" };
+  } else {
+    const requestId = hw.request("print_notice", noticeParams());
+    kioskPrint = requestId ? { requestId, state: "printing" } : { requestId: null, state: "failed" };
+  }
+  renderNotice();
+}
+
+function onKioskResult(event) {
+  const message = event.detail;
+  if (!kioskPrint || message.type !== "hw.result" || message.request_id !== kioskPrint.requestId) return;
+  kioskPrint.state = message.outcome === "ok" ? "printed" : "failed";
+  renderNotice();
 }
 
 /** A new call: the ticket's service materials, a blank form. */
@@ -120,6 +155,7 @@ export async function onCall(tk, id) {
   callId = id;
   lastCase = null;
   notice = null;
+  kioskPrint = null;
   materials = [];
   $("case-notes").value = "";
   $("case-reason").value = "";
@@ -197,6 +233,7 @@ export async function submit() {
   try {
     lastCase = await api("POST", "/api/cases", body);
     notice = lastCase.notice || null;
+    kioskPrint = null;
     renderResult();
     renderNotice();
     flash(t("wb.case.filed", { number: lastCase.number }));
@@ -233,6 +270,11 @@ export function init() {
   });
   document.addEventListener("wb:documents", () => renderMaterials());
   $("notice-print").addEventListener("click", () => window.print());
+  $("notice-kiosk").addEventListener("click", printAtKiosk);
+  document.addEventListener("call:signal", onKioskResult);
+  document.addEventListener("call:ended", () => {
+    if (notice) renderNotice();
+  });
   $("notice-close").addEventListener("click", () => {
     notice = null;
     renderNotice();

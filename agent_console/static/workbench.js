@@ -383,6 +383,7 @@ new MutationObserver(() => {
   resident.rerender();
   documents.rerender();
   caseform.rerender();
+  hw.rerender();
 }).observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });
 
 async function boot() {

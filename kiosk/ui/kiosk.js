@@ -331,6 +331,8 @@ function renderCall() {
       $("agent-video").removeAttribute("src");
       $("self-video").removeAttribute("src");
       $("document-view").removeAttribute("src");
+      $("document-live-view").removeAttribute("src");
+      $("document-live-figure").hidden = true;
       mediaOn = false;
     }
     return;
@@ -353,6 +355,16 @@ function renderCall() {
     $("document-view").dataset.seq = String(view.hw?.request_id);
     $("document-view").alt = t("call.document");
   }
+  // The live document-camera view, small, while the agent has it on: the resident sees what the agent sees.
+  const live = !!view.call.document_live;
+  const liveView = $("document-live-view");
+  $("document-live-figure").hidden = !live;
+  if (live && !liveView.getAttribute("src")) {
+    liveView.src = "/media/document-live.mjpeg";
+    liveView.alt = t("call.document_live");
+  } else if (!live && liveView.getAttribute("src")) {
+    liveView.removeAttribute("src");
+  }
   const hw = view.hw;
   const box = $("hw");
   box.hidden = !hw;
@@ -372,7 +384,8 @@ function renderCall() {
       h("p", { class: "progress", id: "hw-progress" }, t(`hw.stage.${hw.stage}`)));
   } else {
     const ok = hw.phase === "ok";
-    const text = ok ? t("hw.ok") : hw.phase === "refused" ? t("hw.refused") : `${t("hw.failed")}${hw.error ? "：" + t(`error.${hw.error}`) : ""}`;
+    const okKey = `${hw.guidance}.ok`;
+    const text = ok ? (catalogs[lang()][okKey] ? t(okKey) : t("hw.ok")) : hw.phase === "refused" ? t("hw.refused") : `${t("hw.failed")}${hw.error ? "：" + t(`error.${hw.error}`) : ""}`;
     box.append(h("p", { class: ok ? "status-ok" : "status-bad", id: "hw-result" }, text),
       button(t("hw.dismiss"), { op: "dismiss_hw" }, { cls: "btn", id: "hw-dismiss" }));
   }

@@ -7,17 +7,28 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from pathlib import Path
 from typing import Any
 
+import av
+import httpx
 import numpy as np
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
+from starlette.testclient import TestClient
 
+from kiosk.config import KioskSettings
 from kiosk.devices import DeviceService, auto_grant, auto_refuse, notice_lines
 from kiosk.document_live import DocumentFeed, DocumentVideoTrack, idle_frame
+from kiosk.journey import Journey
 from kiosk.media import FrameCounter, SyntheticVideoTrack, ToneAudioTrack, drain
+from kiosk.office_client import OfficeClient
 from kiosk.peer import CallPeer, PeerSettings
+from kiosk.session import State
+from kiosk.ui_video import FrameTap
+from kiosk.voice import VoicePrompts
+from kiosk.web import create_app
 from signaling.messages import HwAction, HwOutcome, HwRequest
 from tests.conftest import TIMEOUT
 
@@ -82,7 +93,8 @@ async def test_track_sends_idle_frames_then_live_frames_then_idle_again() -> Non
         live = [await track.recv() for _ in range(3)]
         assert all(f.width == 320 and f.height == 240 for f in live)
         assert track.live_frames == 3 and feed.view.has_frame
-        assert [f.pts for f in live] == sorted({f.pts for f in live})  # strictly increasing
+        stamps = [int(f.pts or 0) for f in live]
+        assert stamps == sorted(set(stamps))  # strictly increasing
         assert await asyncio.to_thread(feed.stop) is True
         assert not feed.live and not feed.view.has_frame
         settled = reads
@@ -261,6 +273,7 @@ async def test_the_offer_has_two_video_mlines_and_frames_flow_on_both() -> None:
         counter = received.setdefault(mid, FrameCounter())
         while True:
             frame = await track.recv()
+            assert isinstance(frame, av.VideoFrame)
             counter.frames += 1
             sizes.setdefault(mid, set()).add((frame.width, frame.height))
 
@@ -303,3 +316,89 @@ async def test_the_offer_has_two_video_mlines_and_frames_flow_on_both() -> None:
         await agent.close()
         await asyncio.to_thread(feed.stop)
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# -- the resident's screen ------------------------------------------------------------------------
+
+
+def _no_office() -> OfficeClient:
+    """An office client whose office answers nothing useful (these screens need no office)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": {"code": "unavailable"}})
+
+    return OfficeClient("http://office.test", "t", transport=httpx.MockTransport(handler), attempts=1)
+
+
+async def test_the_in_call_screen_shows_the_live_view_and_the_printed_notice() -> None:
+    """Through the journey with the UI's consent: live start is asked on screen, the view says
+    document_live while it is on (and the page's MJPEG route serves it), stop hides it without asking;
+    print_notice appears without a consent prompt, then says printed with its own spoken prompt."""
+    oc = _no_office()
+    devices = DeviceService(
+        {"document_camera": DOC_URL, "printer": "sim://printer"}, document=DocumentFeed(max_width=320)
+    )
+    journey = Journey(oc, devices, consent_timeout=5)
+    devices.consent = journey.consent
+    journey.session.state = State.WAITING
+    journey.on_call("c1")
+    runtime_stages: list[str] = []
+
+    async def run(request: HwRequest) -> Any:
+        async def progress(stage: str) -> None:
+            runtime_stages.append(stage)
+            journey.on_hw(request, stage, None)
+
+        result = await devices.handle(request, progress)
+        journey.on_hw(request, "result", result)
+        return result
+
+    try:
+        start = _request(HwAction.DOCUMENT_LIVE_START)
+        task = asyncio.create_task(run(start))
+        await _until(lambda: (journey.view()["hw"] or {}).get("phase") == "consent", "the consent prompt")
+        assert journey.prompt == "prompt.hw.document_live.consent"
+        await journey.dispatch({"op": "consent", "request_id": start.request_id, "granted": True})
+        assert (await task).outcome is HwOutcome.OK
+        view = journey.view()
+        assert view["call"]["document_live"] is True and view["hw"]["phase"] == "ok"
+        assert journey.prompt == "prompt.hw.document_live.ok"
+        stop = await run(_request(HwAction.DOCUMENT_LIVE_STOP))
+        assert stop.outcome is HwOutcome.OK and journey.view()["call"]["document_live"] is False
+
+        runtime_stages.clear()
+        printed = await run(_request(HwAction.PRINT_NOTICE, dict(NOTICE)))
+        assert printed.outcome is HwOutcome.OK and runtime_stages == ["printing"]
+        hw = journey.view()["hw"]
+        assert (hw["action"], hw["phase"], hw["guidance"]) == ("print_notice", "ok", "hw.print_notice")
+        assert journey.prompt == "prompt.hw.print_notice.ok"
+    finally:
+        await devices.close()
+        await oc.aclose()
+
+
+def test_the_page_route_streams_the_live_document_view(tmp_path: Path) -> None:
+    """/media/document-live.mjpeg serves the feed's view: a JPEG part once a live frame was shown."""
+    oc = _no_office()
+    devices = DeviceService({})
+    journey = Journey(oc, devices)
+    app = create_app(
+        None, KioskSettings(state_dir=tmp_path / "state"), journey=journey, voice=VoicePrompts(tmp_path / "v")
+    )
+    frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), 90, np.uint8), format="bgr24")
+    with TestClient(app, base_url="http://127.0.0.1:8100") as ui:
+        ui.portal.call(_offer, devices.document.view, frame)  # type: ignore[union-attr]
+        with ui.stream("GET", "/media/document-live.mjpeg") as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("multipart/x-mixed-replace")
+            chunk = b""
+            for part in response.iter_bytes():
+                chunk += part
+                if b"\xff\xd9" in chunk:
+                    break
+    assert b"Content-Type: image/jpeg" in chunk and b"\xff\xd8" in chunk
+    asyncio.run(oc.aclose())
+
+
+async def _offer(tap: FrameTap, frame: av.VideoFrame) -> None:
+    tap.offer(frame)
