@@ -1,7 +1,13 @@
 """Live events to staff consoles over WebSocket, and the bridge that carries them between instances.
 
 ``/ws/events``: a staff member's browser (login-session cookie) receives its office's live events
-(queue issued / called / ended / counts …) as JSON text frames; admins receive every office's.
+(queue issued / called / ended / counts …) as JSON text frames (the envelope, with its publish time
+``ts``, is described in :mod:`office.events`); admins receive every office's.
+
+Each connection has its own bounded queue and its own sender task, so one slow console never delays
+the others. A console that cannot keep up — its queue overflowed, or one frame could not be handed
+to its socket within :data:`SEND_TIMEOUT` seconds — is closed with code 4429 (:data:`CLOSE_TOO_SLOW`,
+reason ``too slow``); the console reconnects and reloads what it missed, as after any other drop.
 With ``OFFICE_BUS_URL=redis://…`` every event is published on the shared bus and delivered by each
 instance to its own subscribers, so a console on instance B sees a number issued on instance A.
 """
@@ -18,15 +24,20 @@ from starlette.concurrency import run_in_threadpool
 
 from office.auth import SESSION_COOKIE, resolve_session
 from office.context import OfficeContext
-from office.events import Event
+from office.events import Event, Subscription
 from office.models import Role
 from signaling.bus import Bus
 
-__all__ = ["EventBridge", "router"]
+__all__ = ["CLOSE_TOO_SLOW", "SEND_TIMEOUT", "EventBridge", "router"]
 
 log = logging.getLogger("office.live")
 router = APIRouter()
 _CHANNEL = "office-events"
+
+CLOSE_TOO_SLOW = 4429
+"""Close code for a console that fell behind (its queue overflowed or a send stalled)."""
+SEND_TIMEOUT = 10.0
+"""Seconds one frame may wait for the console's socket before the console counts as too slow."""
 
 
 class EventBridge:
@@ -78,7 +89,8 @@ class EventBridge:
 
 @router.websocket("/ws/events")
 async def events(ws: WebSocket) -> None:
-    """Stream the caller's office events; close 4401 without a valid staff session."""
+    """Stream the caller's office events; close 4401 without a valid staff session, 4429 when the
+    console falls behind."""
     ctx: OfficeContext = ws.app.state.ctx
     cookie = ws.cookies.get(SESSION_COOKIE)
     user = await run_in_threadpool(resolve_session, ctx, cookie) if cookie else None
@@ -89,22 +101,34 @@ async def events(ws: WebSocket) -> None:
     ctx.metrics.websockets.labels("console").inc()
     subscription = ctx.events.subscribe(None if user.role is Role.ADMIN else user.office_id)
     receiver = asyncio.create_task(_drain(ws))
+    sender = asyncio.create_task(_send(ws, subscription))
+    overflow = asyncio.create_task(subscription.overflowed.wait())
     try:
-        while not receiver.done():
-            getter = asyncio.ensure_future(subscription.get())
-            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
-                await ws.send_text(getter.result().to_json())
-            else:
-                getter.cancel()
-    except WebSocketDisconnect:
-        pass
+        done, _ = await asyncio.wait({receiver, sender, overflow}, return_when=asyncio.FIRST_COMPLETED)
+        too_slow = overflow in done or (sender in done and isinstance(sender.exception(), TimeoutError))
     finally:
         subscription.close()
-        receiver.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-            await receiver
+        for task in (receiver, sender, overflow):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, TimeoutError, RuntimeError):
+            await asyncio.gather(receiver, sender, overflow, return_exceptions=True)
         ctx.metrics.websockets.labels("console").dec()
+    if too_slow:
+        log.warning("console %s too slow for live events: closed (dropped %d)", user.id, subscription.dropped)
+        # The close frame waits for the same stalled socket: bounded, then the server drops it.
+        with contextlib.suppress(asyncio.TimeoutError, WebSocketDisconnect, RuntimeError):
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await ws.close(code=CLOSE_TOO_SLOW, reason="too slow")
+
+
+async def _send(ws: WebSocket, subscription: Subscription) -> None:
+    """Forward the subscription's events as text frames (each serialized once, by the hub); raise
+    :class:`TimeoutError` when one frame waits more than :data:`SEND_TIMEOUT` for the socket."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            event = await subscription.get()
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await ws.send_text(event.to_json())
 
 
 async def _drain(ws: WebSocket) -> None:
