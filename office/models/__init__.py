@@ -30,6 +30,14 @@ from office.models.queue import (
     TicketState,
 )
 from office.models.ratings import FollowUp, FollowUpEvent, Rating
+from office.models.stats import (
+    StatsAgentDay,
+    StatsAgentDayValue,
+    StatsDay,
+    StatsDayValue,
+    StatsRollup,
+    StatsRollupMark,
+)
 from office.models.schedule import BookingPolicyRow, CalendarOverride, OfficeSchedule, RotaShift
 from office.models.users import Role, User, WebSession
 
@@ -75,6 +83,12 @@ __all__ = [
     "ServiceRevision",
     "SlotCapacity",
     "Station",
+    "StatsAgentDay",
+    "StatsAgentDayValue",
+    "StatsDay",
+    "StatsDayValue",
+    "StatsRollup",
+    "StatsRollupMark",
     "Ticket",
     "TicketCounter",
     "TicketEvent",

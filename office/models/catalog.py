@@ -71,6 +71,8 @@ class Service(Base):
     time_limit_days: Mapped[int] = mapped_column(Integer, default=0)
     #: Configured handling time, used for wait estimates until the office has enough samples.
     expected_minutes: Mapped[int] = mapped_column(Integer, default=10)
+    #: The wait (minutes) within which this service should be served; "share served within target".
+    target_wait_min: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
     needs_id_card: Mapped[bool] = mapped_column(Boolean, default=True)
     needs_fingerprint: Mapped[bool] = mapped_column(Boolean, default=False)
     needs_appointment: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -18,6 +18,7 @@ Definitions (docs/statistics.md has the full text):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -42,10 +43,12 @@ __all__ = [
     "Satisfaction",
     "TrendDay",
     "WaitBin",
+    "agent_facts",
     "agent_figures",
     "figures",
     "satisfaction_trend",
     "served_per_hour",
+    "ticket_facts",
     "wait_accuracy",
     "wait_distribution",
 ]
@@ -203,17 +206,29 @@ def _ms(seconds: Any) -> Any:
     return func.round(seconds * 1000.0) / 1000.0
 
 
-def _in_period(office_id: int, period: Period) -> Any:
-    return and_(
+def _in_period(office_id: int, period: Period, days: Sequence[date] | None = None) -> Any:
+    cond = and_(
         _T.c.office_id == office_id,
         _T.c.business_date >= period.first_day,
         _T.c.business_date <= period.last_day,
     )
+    if days is not None and len(days) != len(period.days):
+        cond = and_(cond, _T.c.business_date.in_(list(days)))
+    return cond
 
 
-def ticket_facts(dialect: str, office_id: int, period: Period, ratings: bool = False) -> Subquery:
-    """One row per ticket of the period: keys, state, wait_s, handling_s, first_serve_ep and (with
-    ``ratings``) its rating's r_level, r_default, r_agent."""
+def ticket_facts(
+    dialect: str,
+    office_id: int,
+    period: Period,
+    ratings: bool = False,
+    days: Sequence[date] | None = None,
+    estimate: bool = False,
+) -> Subquery:
+    """One row per ticket of the period (only of ``days`` when given): keys, state, wait_s,
+    handling_s, first_serve_ep, (with ``ratings``) its rating's r_level, r_default, r_agent and (with
+    ``estimate``) the wait-estimate sample est_wait_s / est_err_s (null when not called or no
+    prediction)."""
     sv = _serving(dialect, office_id, period, by_agent=False)
     done_and_closed = and_(_T.c.state == TicketState.DONE.value, sv.c.opened == sv.c.closed)
     joined = _T.outerjoin(sv, sv.c.ticket_id == _T.c.id)
@@ -237,14 +252,25 @@ def ticket_facts(dialect: str, office_id: int, period: Period, ratings: bool = F
             case((done_and_closed, _ms(sv.c.serving_s))).label("handling_s"),
             sv.c.first_serve_ep,
             *rating_cols,
+            *(_estimate_cols(dialect) if estimate else []),
         )
         .select_from(joined)
-        .where(_in_period(office_id, period))
+        .where(_in_period(office_id, period, days))
         .subquery("facts")
     )
 
 
-def _agent_facts(dialect: str, office_id: int, period: Period) -> Subquery:
+def _estimate_cols(dialect: str) -> list[Any]:
+    """The ticket's wait-estimate sample: actual issue → first call, and its absolute error."""
+    called = and_(_T.c.first_called_at.is_not(None), _T.c.predicted_wait_s.is_not(None))
+    wait = epoch(dialect, _T.c.first_called_at) - epoch(dialect, _T.c.issued_at)
+    return [
+        case((called, _ms(wait))).label("est_wait_s"),
+        case((called, _ms(func.abs(wait - _T.c.predicted_wait_s)))).label("est_err_s"),
+    ]
+
+
+def agent_facts(dialect: str, office_id: int, period: Period, days: Sequence[date] | None = None) -> Subquery:
     """One row per (ticket, agent) who served it: answered flag, handling seconds if done."""
     sv = _serving(dialect, office_id, period, by_agent=True)
     done_and_closed = and_(_T.c.state == TicketState.DONE.value, sv.c.opened == sv.c.closed)
@@ -254,10 +280,11 @@ def _agent_facts(dialect: str, office_id: int, period: Period) -> Subquery:
             sv.c.agent_id,
             sv.c.first_serve_ep,
             _T.c.state,
+            _T.c.business_date,
             case((done_and_closed, _ms(sv.c.serving_s))).label("handling_s"),
         )
         .select_from(sv.join(_T, _T.c.id == sv.c.ticket_id))
-        .where(_in_period(office_id, period), sv.c.agent_id.is_not(None))
+        .where(_in_period(office_id, period, days), sv.c.agent_id.is_not(None))
         .subquery("agent_facts")
     )
 
@@ -385,7 +412,7 @@ def _f(value: Any) -> float | None:
 def agent_figures(s: Session, office_id: int, period: Period) -> list[AgentFigures]:
     """Per agent: tickets answered, completed (handled to done), handling mean and p90, ratings."""
     dialect = _dialect(s)
-    f = _agent_facts(dialect, office_id, period)
+    f = agent_facts(dialect, office_id, period)
     inline_p90 = dialect == "postgresql"
     q = (
         select(
