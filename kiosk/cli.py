@@ -28,6 +28,7 @@ from kiosk.config import KioskSettings, TokenStore
 from kiosk.devices import ConsentHook, DeviceService, auto_grant, auto_refuse
 from kiosk.document_live import DocumentFeed, DocumentVideoTrack
 from kiosk.enroll import enroll
+from kiosk.ice import IceConfig
 from kiosk.media import (
     CameraVideoTrack,
     LatestFrameCamera,
@@ -108,6 +109,7 @@ async def run(settings: KioskSettings) -> int:
             stats_dir=settings.state_dir / "stats",
             document=document,
             office_name=identity.office_name,
+            timezone=identity.timezone,
         )
         signaling = SignalingClient(
             settings.signaling_url(),
@@ -120,10 +122,13 @@ async def run(settings: KioskSettings) -> int:
             if not await office.report_health(health):
                 logger.info("device health: %s", health)
 
-        async def ice_servers() -> tuple[RTCIceServer, ...]:
-            servers = await office.ice_servers()
-            return tuple(
-                RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in servers
+        async def ice_servers() -> IceConfig:
+            servers, ttl_s = await office.ice_servers_ttl()
+            return IceConfig(
+                tuple(
+                    RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in servers
+                ),
+                ttl_s,
             )
 
         runtime = KioskRuntime(

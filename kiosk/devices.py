@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hardware import open_device, open_device_as
 from hardware.camera import CaptureResult, DocumentCamera
@@ -200,12 +201,15 @@ class DeviceService:
         clock: Clock | None = None,
         document: DocumentFeed | None = None,
         office_name: str = "",
+        timezone: str = "Asia/Shanghai",
     ) -> None:
         self.urls = dict(urls)
         self.document = document or DocumentFeed()
         """The live document-camera view (the call's second video track reads it)."""
         self.office_name = office_name
         """Printed at the top of the needs-materials notice."""
+        self.timezone = timezone
+        """The office's time zone (slips show office-local time)."""
         self.clock = clock
         self.consent = consent
         self.stats_dir = stats_dir
@@ -367,7 +371,7 @@ class DeviceService:
             office=self.office_name,
             service=service if isinstance(service, str) else "",
             materials=lines,
-            issued_at=datetime.now().astimezone(),
+            issued_at=datetime.now(ZoneInfo(self.timezone)),
             missing=True,
             reference=reference if isinstance(reference, str) else "",
         )

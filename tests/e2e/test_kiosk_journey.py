@@ -248,8 +248,9 @@ async def test_take_a_number_be_called_answer_requests_hang_up_and_rate(
     office: LiveOffice, kiosk: Kiosk
 ) -> None:
     """Welcome → category → service → materials (printed) → consent + ID card → number (printed) →
-    waiting → called by the headless agent → consent to the ID card and document requests → hang-up
-    → rating with reasons → goodbye → wiped back to the welcome screen."""
+    waiting → called by the headless agent → consent to the ID card and document requests → the live
+    document view shown while on → the needs-materials notice printed → hang-up → rating with reasons
+    → goodbye → wiped back to the welcome screen."""
     from playwright.async_api import async_playwright, expect
 
     password = office.add_user("agent1", Role.AGENT)
@@ -341,6 +342,58 @@ async def test_take_a_number_be_called_answer_requests_hang_up_and_rate(
                 assert result.outcome is HwOutcome.OK
                 await expect(page.locator("#document-figure")).to_be_visible()
                 await check_screen(page, "call-document")
+                await page.click("#hw-dismiss")
+
+                # The live document view: asked on screen, then shown small (what the agent sees).
+                live = asyncio.create_task(agent.request_hw(HwAction.DOCUMENT_LIVE_START, within=TIMEOUT * 3))
+                await expect(page.locator("#hw")).to_have_attribute("data-phase", "consent")
+                await expect(page.locator("#voice")).to_have_attribute(
+                    "data-prompt", "prompt.hw.document_live.consent"
+                )
+                await page.click("#hw-agree")
+                started = await live
+                assert started.outcome is HwOutcome.OK and started.data is not None
+                assert started.data["live"] is True
+                await expect(page.locator("#document-live-figure")).to_be_visible()
+
+                async def live_view_shown() -> bool:
+                    width = await page.locator("#document-live-view").evaluate("(el) => el.naturalWidth")
+                    return bool(width and width > 0)
+
+                await until(live_view_shown, TIMEOUT * 2, "the live document view on the kiosk page")
+                await check_screen(page, "call-document-live")
+                stopped = await agent.request_hw(HwAction.DOCUMENT_LIVE_STOP, within=TIMEOUT * 2)
+                assert stopped.outcome is HwOutcome.OK
+                await expect(page.locator("#document-live-figure")).to_be_hidden()
+                await page.click("#hw-dismiss")
+
+                # The needs-materials notice the agent sends is printed here, without a consent prompt.
+                notice = {
+                    "service": "社会保障卡申领",
+                    "reference": "BJ-E2E-0001",
+                    "m1": "1|original|近期一寸免冠彩色照片",
+                    "m2": "1|copy|户口簿",
+                }
+                printed = await agent.request_hw(HwAction.PRINT_NOTICE, notice, within=TIMEOUT * 3)
+                assert printed.outcome is HwOutcome.OK and printed.data == {"printed": True, "items": 2}
+                await expect(page.locator("#hw")).to_have_attribute("data-action", "print_notice")
+                await expect(page.locator("#hw-result")).to_contain_text("告知单已打印")
+                await expect(page.locator("#voice")).to_have_attribute(
+                    "data-prompt", "prompt.hw.print_notice.ok"
+                )
+                await check_screen(page, "call-notice-printed")
+                previews = kiosk.previews()
+                assert len(previews) == 3
+                slip = previews[2].with_suffix(".bin").read_bytes()
+                for text in (
+                    "补正告知",
+                    "BJ-E2E-0001",
+                    "近期一寸免冠彩色照片 ×1（原件）",
+                    "户口簿 ×1（复印件）",
+                ):
+                    assert text.encode("gb18030") in slip, text
+                (ARTIFACTS / "kiosk-printed-notice.png").write_bytes(previews[2].read_bytes())
+                await page.click("#hw-dismiss")
 
                 refused = asyncio.create_task(agent.request_hw(HwAction.READ_ID_CARD, within=TIMEOUT * 3))
                 await expect(page.locator("#hw-refuse")).to_be_visible()
