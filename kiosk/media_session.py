@@ -65,7 +65,15 @@ class MediaSession:
         self._retiring: set[asyncio.Task[None]] = set()
         self._network_back = False
         self._task: asyncio.Task[None] | None = None
+        self._prepared: asyncio.Task[tuple[CallPeer, str]] | None = None
         self._closed = False
+
+    def prepare(self) -> None:
+        """Build generation 0's connection and offer now, before the call is put through, so that
+        creating the peer connection and gathering overlap the office's work (set-up time);
+        :meth:`start` then sends that offer. No-op once prepared or started."""
+        if self._prepared is None and self._task is None and not self._closed:
+            self._prepared = asyncio.create_task(self._prepare_offer(), name=f"prepare-{self.call_id}")
 
     def start(self) -> None:
         """Offer generation 0 and supervise the call's media in the background (idempotent)."""
@@ -118,6 +126,7 @@ class MediaSession:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._drop_prepared()
         async with self._lock:
             await self._retire()
         if self._retiring:
@@ -192,12 +201,50 @@ class MediaSession:
                 self._retiring.add(task)
                 task.add_done_callback(self._retiring.discard)
 
+    async def _prepare_offer(self) -> tuple[CallPeer, str]:
+        peer = self._make_peer(self.generation + 1)
+        try:
+            return peer, await peer.create_offer()
+        except BaseException:
+            await peer.close()
+            raise
+
+    async def _take_prepared(self) -> tuple[CallPeer, str] | None:
+        """The prepared connection and offer for the next generation, if it was built and is usable."""
+        task, self._prepared = self._prepared, None
+        if task is None:
+            return None
+        await asyncio.wait({task})
+        if task.cancelled() or task.exception() is not None:
+            logger.warning("call %s: prepared offer unusable; offering afresh", self.call_id)
+            return None
+        peer, sdp = task.result()
+        if peer.generation != self.generation + 1:
+            await peer.close()
+            return None
+        peer.started_at = time.monotonic()  # the answer timeout runs from the offer being sent
+        return peer, sdp
+
+    async def _drop_prepared(self) -> None:
+        task, self._prepared = self._prepared, None
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.wait({task})
+        if not task.cancelled() and task.exception() is None:
+            await task.result()[0].close()
+
     async def _offer(self) -> None:
         async with self._lock:
             await self._retire(wait=False)
+            prepared = await self._take_prepared()
             self.generation += 1
-            peer = self._new_peer()
-            sdp = await peer.create_offer()
+            if prepared is not None:
+                peer, sdp = prepared
+                self.peer = peer
+            else:
+                peer = self._new_peer()
+                sdp = await peer.create_offer()
             logger.info("call %s: offering generation %s", self.call_id, peer.generation)
             try:
                 await self._send(

@@ -180,9 +180,14 @@ class OfficeClient:
 
     async def ice_servers(self) -> list[IceServer]:
         """The STUN/TURN servers to use for a call now (TURN credentials expire)."""
+        return (await self.ice_servers_ttl())[0]
+
+    async def ice_servers_ttl(self) -> tuple[list[IceServer], int]:
+        """The STUN/TURN servers and how many seconds their TURN credentials stay valid."""
         data = await self._request("GET", "/api/calls/ice-servers")
         servers = data.get("ice_servers", []) if isinstance(data, dict) else []
-        return [IceServer.model_validate(item) for item in servers]
+        ttl = data.get("ttl_s", 0) if isinstance(data, dict) else 0
+        return [IceServer.model_validate(item) for item in servers], ttl if isinstance(ttl, int) else 0
 
     async def report_health(self, report: dict[str, Any]) -> bool:
         """Send a device-health report (``POST /api/kiosk/health``); False when the office has no such endpoint."""
