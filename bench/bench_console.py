@@ -3,9 +3,15 @@ with 1,000 waiting tickets across 100 stations.
 
 Figures (JSON lines, each beside its baseline measured in the same run):
 
-* ``event_fanout`` — a ticket issued over REST until its ``queue.issued`` event is received by each of
-  200 headless consoles on ``/ws/events`` (one client process, one office process); baseline: the same
-  with a single console connected.
+* ``event_fanout_publish`` — each ``queue.issued`` event from its publication in the office (the
+  envelope's ``ts``, wall-clock ms taken by the hub) until each of 200 headless consoles on
+  ``/ws/events`` (session cookie, like a console) has received it; client and office on one machine,
+  one clock. Baseline ``event_fanout_bare_publish``: a bare ``websockets`` server process that
+  stamps and broadcasts the same frames to 200 clients of its own, one baseline event interleaved
+  after each office event in the same run.
+* ``event_fanout_request`` — the same receipts measured from the REST issue request (request +
+  transaction + publication + fan-out); ``event_fanout_spread``: first → last console per event;
+  ``event_fanout_baseline_one_console``: the REST → receipt path with a single console.
 * ``console_load`` — the workbench (``/console/index.html``, Chromium) from navigation start until the
   1,000 rows are in the queue panel; baseline: the page's own ``GET /api/queue/tickets`` alone (data,
   no rendering), fetched from the same page.
@@ -14,11 +20,13 @@ Figures (JSON lines, each beside its baseline measured in the same run):
   console on ``/ws/events`` at the same time.
 
 ``python bench/bench_console.py [--quick]`` (``--quick``: 200 tickets, 50 consoles, fewer samples).
+Every figure line carries the 1-minute load average at the time it was printed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -79,6 +87,7 @@ def figure(name: str, samples: list[float], **extra: object) -> None:
                 "n": len(ordered),
                 "median_ms": round(statistics.median(ordered), 2) if ordered else None,
                 "p95_ms": round(p95, 2) if p95 is not None else None,
+                "loadavg_1m": round(os.getloadavg()[0], 2),
                 **extra,
             },
             ensure_ascii=False,
@@ -214,18 +223,21 @@ def issue(desk: httpx.Client, station_id: int, service_id: int) -> dict[str, Any
 
 
 class Consoles:
-    """``n`` headless consoles on /ws/events recording when each ticket's ``queue.issued`` arrived."""
+    """``n`` headless consoles on a live-events socket recording, per ticket, when each received its
+    ``queue.issued`` event: (``perf_counter`` at receipt, age in ms since the envelope's ``ts``)."""
 
     def __init__(self, ws_url: str, cookie: str, n: int) -> None:
         self.ws_url, self.cookie, self.n = ws_url, cookie, n
-        self.arrivals: dict[int, list[float]] = {}
+        self.arrivals: dict[int, list[tuple[float, float]]] = {}
+        self.frames: dict[int, str] = {}
         self.sockets: list[ClientConnection] = []
         self.tasks: list[asyncio.Task[None]] = []
         self.complete = asyncio.Event()
 
     async def __aenter__(self) -> Consoles:
+        headers = {"Cookie": self.cookie} if self.cookie else None
         for _ in range(self.n):
-            ws = await connect(self.ws_url, additional_headers={"Cookie": self.cookie}, max_queue=None)
+            ws = await connect(self.ws_url, additional_headers=headers, max_queue=None)
             self.sockets.append(ws)
             self.tasks.append(asyncio.create_task(self._read(ws)))
         return self
@@ -233,21 +245,28 @@ class Consoles:
     async def _read(self, ws: ClientConnection) -> None:
         async for raw in ws:
             now = time.perf_counter()
+            wall = time.time() * 1000
             if '"queue.issued"' not in raw:  # cheap: the client process must not be the bottleneck
                 continue
             event = json.loads(raw)
             if event["topic"] == "queue.issued":
-                got = self.arrivals.setdefault(event["payload"]["ticket_id"], [])
-                got.append(now)
+                ticket_id = event["payload"]["ticket_id"]
+                got = self.arrivals.setdefault(ticket_id, [])
+                got.append((now, wall - event.get("ts", wall)))
+                self.frames.setdefault(ticket_id, str(raw))
                 if len(got) == self.n:
                     self.complete.set()
 
-    async def wait_all(self, ticket_id: int) -> list[float]:
-        """Every console's arrival time of ``ticket_id``'s issue event (10 s at most)."""
-        async with asyncio.timeout(10):
-            while len(self.arrivals.get(ticket_id, [])) < self.n:
-                await self.complete.wait()
-                self.complete.clear()
+    async def wait_all(self, ticket_id: int) -> list[tuple[float, float]]:
+        """Every console's (receipt time, age) of ``ticket_id``'s issue event (10 s at most)."""
+        try:
+            async with asyncio.timeout(10):
+                while len(self.arrivals.get(ticket_id, [])) < self.n:
+                    await self.complete.wait()
+                    self.complete.clear()
+        except TimeoutError:
+            n = len(self.arrivals.get(ticket_id, []))
+            raise RuntimeError(f"only {n} of {self.n} consoles got ticket {ticket_id}") from None
         return self.arrivals[ticket_id]
 
     async def __aexit__(self, *exc: object) -> None:
@@ -258,18 +277,36 @@ class Consoles:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
+class Fanout:
+    """Samples (ms) of one fan-out run."""
+
+    def __init__(self) -> None:
+        self.request: list[float] = []
+        self.publish: list[float] = []
+        self.spread: list[float] = []
+        self.bare_publish: list[float] = []
+        self.bare_spread: list[float] = []
+
+
 async def fanout(
-    url: str, cookie: str, n_consoles: int, stations: list[int], services: list[int]
-) -> tuple[list[float], list[float]]:
-    """Latency (ms) from the REST issue to each console's receipt, over FANOUT_EVENTS tickets; and per
-    event the spread between the first and the last console's receipt (the fan-out itself)."""
+    url: str,
+    cookie: str,
+    n_consoles: int,
+    stations: list[int],
+    services: list[int],
+    bare_url: str | None = None,
+) -> Fanout:
+    """FANOUT_EVENTS tickets issued over REST, each received by ``n_consoles`` consoles; with
+    ``bare_url``, after each one the same frame is broadcast by the bare server to as many clients."""
     ws_url = url.replace("http", "ws", 1) + "/ws/events"
-    samples: list[float] = []
-    spreads: list[float] = []
-    async with (
-        httpx.AsyncClient(base_url=url, timeout=30) as desk,
-        Consoles(ws_url, cookie, n_consoles) as consoles,
-    ):
+    out = Fanout()
+    async with contextlib.AsyncExitStack() as stack:
+        desk = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=30))
+        consoles = await stack.enter_async_context(Consoles(ws_url, cookie, n_consoles))
+        bare = publisher = None
+        if bare_url is not None:
+            bare = await stack.enter_async_context(Consoles(bare_url, "", n_consoles))
+            publisher = await stack.enter_async_context(connect(bare_url + "publish"))
         r = await desk.post("/api/auth/login", json={"username": "desk", "password": PASSWORD})
         desk.headers["X-CSRF-Token"] = r.json()["csrf_token"]
         await asyncio.sleep(0.5)
@@ -281,16 +318,66 @@ async def fanout(
                 headers={"Idempotency-Key": uuid.uuid4().hex},
             )
             ticket_id = r.json()["id"]
-            try:
-                got = await consoles.wait_all(ticket_id)
-            except TimeoutError:
-                n = len(consoles.arrivals.get(ticket_id, []))
-                raise RuntimeError(f"only {n} of {n_consoles} consoles got ticket {ticket_id}") from None
-            samples += [(t - start) * 1000 for t in got]
-            spreads.append((max(got) - min(got)) * 1000)
+            got = await consoles.wait_all(ticket_id)
+            out.request += [(t - start) * 1000 for t, _ in got]
+            out.publish += [age for _, age in got]
+            out.spread.append((max(t for t, _ in got) - min(t for t, _ in got)) * 1000)
             await desk.post(f"/api/queue/tickets/{ticket_id}/leave", json={"reason": "bench"})
+            if bare is not None and publisher is not None:
+                await asyncio.sleep(0.05)
+                await publisher.send(consoles.frames[ticket_id])
+                got = await bare.wait_all(ticket_id)
+                out.bare_publish += [age for _, age in got]
+                out.bare_spread.append((max(t for t, _ in got) - min(t for t, _ in got)) * 1000)
             await asyncio.sleep(0.1)
-    return samples, spreads
+    return out
+
+
+def bare_server(port: int) -> None:
+    """The baseline: a bare ``websockets`` server; a frame sent on ``/publish`` is stamped (``ts``,
+    wall-clock ms) and broadcast to every other client, serialized once."""
+    from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+    clients: set[ServerConnection] = set()
+
+    async def handler(ws: ServerConnection) -> None:
+        if ws.request is not None and ws.request.path == "/publish":
+            async for raw in ws:
+                event = json.loads(raw)
+                event["ts"] = time.time_ns() // 1_000_000
+                broadcast(clients, json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+            return
+        clients.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            clients.discard(ws)
+
+    async def main() -> None:
+        async with serve(handler, "127.0.0.1", port, max_queue=None) as server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+class BareServer:
+    """:func:`bare_server` in a process of its own."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"ws://127.0.0.1:{self.port}/"
+        self.proc = subprocess.Popen([sys.executable, __file__, "--bare-server", str(self.port)])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise TimeoutError("bare server did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
 
 
 # --- the workbench in Chromium ---------------------------------------------------------------------
@@ -394,7 +481,7 @@ class Probe:
         while time.monotonic() < deadline:
             got = self.consoles.arrivals.get(ticket_id)
             if got:
-                return got[0]
+                return got[0][0]
             time.sleep(0.002)
         return None
 
@@ -435,22 +522,56 @@ def main() -> None:
             agent = login(office.url, "agent2")
             cookie = "; ".join(f"{k}={v}" for k, v in agent.cookies.items())
             agent.close()
-            single, _ = asyncio.run(fanout(office.url, cookie, 1, stations, services))
-            many, spreads = asyncio.run(fanout(office.url, cookie, CONSOLES, stations, services))
+            single = asyncio.run(fanout(office.url, cookie, 1, stations, services))
+            bare_server_proc = BareServer()
+            try:
+                many = asyncio.run(
+                    fanout(office.url, cookie, CONSOLES, stations, services, bare_server_proc.url)
+                )
+            finally:
+                bare_server_proc.stop()
             figure(
-                "event_fanout",
-                many,
+                "event_fanout_publish",
+                many.publish,
                 consoles=CONSOLES,
                 events=FANOUT_EVENTS,
                 target_p95_ms=200,
-                what="REST issue → queue.issued received, every console",
+                what="office hub publish (envelope ts) → queue.issued received, every console",
             )
-            figure("event_fanout_spread", spreads, consoles=CONSOLES, what="first → last console, per event")
-            figure("event_fanout_baseline_one_console", single, consoles=1, events=FANOUT_EVENTS)
+            figure(
+                "event_fanout_bare_publish",
+                many.bare_publish,
+                consoles=CONSOLES,
+                events=FANOUT_EVENTS,
+                what="baseline: bare websockets server stamps and broadcasts the same frames, interleaved",
+            )
+            figure(
+                "event_fanout_request",
+                many.request,
+                consoles=CONSOLES,
+                events=FANOUT_EVENTS,
+                what="REST issue request → queue.issued received, every console",
+            )
+            figure(
+                "event_fanout_spread", many.spread, consoles=CONSOLES, what="first → last console, per event"
+            )
+            figure(
+                "event_fanout_bare_spread", many.bare_spread, consoles=CONSOLES, what="baseline, per event"
+            )
+            figure(
+                "event_fanout_baseline_one_console",
+                single.request,
+                consoles=1,
+                events=FANOUT_EVENTS,
+                what="REST issue request → received, one console",
+            )
             browser_figures(office.url, stations, services, cookie)
         finally:
             office.stop()
 
 
 if __name__ == "__main__":
-    main()
+    if "--bare-server" in sys.argv:
+        bare_server(int(sys.argv[sys.argv.index("--bare-server") + 1]))
+    else:
+        main()

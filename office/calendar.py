@@ -195,6 +195,14 @@ class WeeklyPlan:
         rest = {5: DayPlan((TimeRange.parse(saturday),))} if saturday else {}
         return cls(working=working, rest=rest)
 
+    @classmethod
+    def always_open(cls) -> WeeklyPlan:
+        """Open around the clock every day (holidays included): a base on which only per-date
+        overrides (closures, special hours) restrict anything."""
+        day = DayPlan((TimeRange(time(0), time.max),))
+        every = dict.fromkeys(range(7), day)
+        return cls(working=every, rest=every, makeup=day, holiday=day)
+
 
 @dataclass(frozen=True, slots=True)
 class DateOverride:
@@ -382,6 +390,23 @@ class WorkingCalendar:
         """True when the office is open at ``instant``."""
         day = self.local_date(instant)
         return any(instant in i for i in self.opening_intervals(day))
+
+    def day_span(self, day: date) -> Interval | None:
+        """From the day's first opening to its last closing, breaks included (None when closed)."""
+        intervals = self.opening_intervals(day)
+        if not intervals:
+            return None
+        return Interval(intervals[0].start, max(i.end for i in intervals))
+
+    def next_opening(self, instant: datetime, horizon_days: int = 400) -> datetime | None:
+        """The first opening strictly after ``instant`` (UTC) within ``horizon_days`` days; None when
+        the office never opens in that horizon."""
+        day = self.local_date(instant)
+        for offset in range(horizon_days + 1):
+            for interval in self.opening_intervals(day + timedelta(days=offset)):
+                if interval.start > instant:
+                    return interval.start
+        return None
 
     def slot_starts(self, day: date, length: timedelta, step: timedelta | None = None) -> list[datetime]:
         """Start instants of slots of real duration ``length`` that fit in ``day``'s open spans.

@@ -64,12 +64,22 @@ COMMON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 class ApiError(Exception):
     """Raised by routes and services for an expected failure the client should see."""
 
-    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers
+        #: Structured fields added to the error body beside ``code`` and ``message``.
+        self.extra = extra or {}
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -84,7 +94,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=exc.headers)
+        return JSONResponse(error_body(exc.code, exc.message, **exc.extra), exc.status, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

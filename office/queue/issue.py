@@ -1,7 +1,18 @@
 """Issuing tickets: from a kiosk (device token) or by staff, optionally bound to the resident's ID.
 
 One transaction: idempotency look-up, office and service checks, one-active-ticket look-up, counter
-increment, insert, stamped ``issue`` event, stored prediction. The database has the last word: a
+increment, insert, stamped ``issue`` event, stored prediction.
+
+Intake hours: a walk-in number taken at a kiosk is refused (409 ``office_closed``, with the next
+opening as ``next_open_at`` in the error body, nothing written) outside the office's opening hours
+for the day, in the office's time zone — from the day's first opening to its last closing (a resident
+may take a number during the lunch break and is called after it). Where the office has stored weekly
+hours (``office_schedules``) those apply with holidays, make-up days and the per-date overrides
+(closures, special hours); an office without stored weekly hours is open around the clock except
+where a per-date override closes it or sets its hours. Staff-issued numbers (a desk serving a
+resident who arrived before closing, 延时服务) and appointment check-ins (booked within the hours;
+check-in opens before the slot) are not bound by the hours. The manual switch
+(``accepting_tickets``) stops every kind of issue. The database has the last word: a
 concurrent duplicate (same idempotency key, or same resident and service) fails the UNIQUE
 constraint, the transaction rolls back (its counter increment with it) and the retry finds and
 returns the ticket that won.
@@ -10,7 +21,7 @@ returns the ticket that won.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -18,9 +29,11 @@ from sqlalchemy.orm import Session
 
 from office import audit
 from office.audit import Actor
+from office.booking.schedules import load_calendar
+from office.calendar import WeeklyPlan, WorkingCalendar
 from office.context import OfficeContext
 from office.errors import ApiError
-from office.models import Office, Priority, Service, Ticket, TicketState
+from office.models import Office, OfficeSchedule, Priority, Service, Ticket, TicketState
 from office.queue.config import load_config
 from office.queue.estimate import Estimate, estimate_for
 from office.queue.live import publish_change
@@ -28,7 +41,7 @@ from office.queue.numbering import business_date, numbered_insert
 from office.queue.resident import InvalidIdNumber, is_statutory_age, validate_id_number
 from office.queue.txn import writing
 
-__all__ = ["IssueRequest", "Issued", "active_key", "issue_ticket"]
+__all__ = ["IssueRequest", "Issued", "active_key", "intake_calendar", "issue_ticket"]
 
 _ATTEMPTS = 4
 _LAST_ID = 2**31 - 1  # larger than any id (INTEGER primary keys)
@@ -101,6 +114,32 @@ def issue_ticket(ctx: OfficeContext, req: IssueRequest, actor: Actor) -> Issued:
     raise ApiError(409, "issue_conflict", "the ticket could not be issued; try again")
 
 
+def intake_calendar(s: Session, office_id: int, now: datetime) -> WorkingCalendar:
+    """The calendar that bounds walk-in intake (see the module docstring)."""
+    calendar = load_calendar(s, office_id, first=(now - timedelta(days=2)).date())
+    if s.get(OfficeSchedule, office_id) is None:
+        calendar.weekly = WeeklyPlan.always_open()
+    return calendar
+
+
+def _check_hours(s: Session, office_id: int, now: datetime) -> None:
+    calendar = intake_calendar(s, office_id, now)
+    span = calendar.day_span(calendar.local_date(now))
+    if span is not None and now in span:
+        return
+    next_open = calendar.next_opening(now)
+    raise ApiError(
+        409,
+        "office_closed",
+        "the office is closed now; numbers can be taken from "
+        + (next_open.astimezone(calendar.zone).strftime("%Y-%m-%d %H:%M") if next_open else "a later date"),
+        extra={
+            "next_open_at": next_open.isoformat() if next_open else None,
+            "timezone": calendar.zone.key,
+        },
+    )
+
+
 def _existing(s: Session, req: IssueRequest, scope: str, resident_hash: str | None) -> Ticket | None:
     if req.idempotency_key:
         t = s.scalar(select(Ticket).where(Ticket.idem_scope == scope, Ticket.idem_key == req.idempotency_key))
@@ -135,6 +174,8 @@ def _insert(
     cfg = load_config(s, office.id)
     if not cfg.accepting_tickets:
         raise ApiError(409, "office_closed", cfg.closed_reason or "the office is not taking numbers now")
+    if req.kiosk_id is not None and req.appointment_at is None:
+        _check_hours(s, office.id, now)
     service = s.execute(
         select(Service.id, Service.active, Service.queue_prefix, Service.version, Service.skill).where(
             Service.id == req.service_id
