@@ -202,6 +202,7 @@ async function answer(offer) {
   // (docs/signaling.md): the document track is told apart by its m-line's mid, never by arrival
   // order, and goes to the document panel ("call:document-track"); the rest plays in #remote.
   const documentMid = videoMids(offer.sdp)[1];
+  state.documentMid = documentMid;
   const remote = new MediaStream();
   pc.addEventListener("track", (event) => {
     if (event.track.kind === "video" && documentMid !== undefined && event.transceiver?.mid === documentMid) {
@@ -257,7 +258,8 @@ async function sampleStats() {
     if (s.type === "inbound-rtp") {
       lost += s.packetsLost || 0;
       received += s.packetsReceived || 0;
-      if (s.kind === "video") {
+      if (s.kind === "video" && (state.documentMid === undefined || s.mid !== state.documentMid)) {
+        // the face video only: the document view idles at 1 fps by design
         fps = s.framesPerSecond ?? fps;
         decoded += s.framesDecoded || 0;
       }

@@ -249,6 +249,8 @@ def kiosk_process(office: LiveOffice, tmp_path: Path) -> Iterator[str]:
         "KIOSK_IDCARD_URL": "sim://idcard?card=resident-male",
         "KIOSK_DOCUMENT_CAMERA_URL": "sim://document_camera",
         "KIOSK_FINGERPRINT_URL": "sim://fingerprint",
+        "KIOSK_PRINTER_URL": f"sim://printer?preview_dir={tmp_path / 'printer'}",
+        "KIOSK_DOCUMENT_LIVE_WIDTH": "480",
     }
     code = enrollment.register(
         office.ctx, station_id=office.station_id, name="k", actor=Actor("system", "e2e")
@@ -284,7 +286,8 @@ def test_agent_serves_a_resident_at_a_kiosk_process_end_to_end(
     office: LiveOffice, kiosk_process: str, page: Any
 ) -> None:
     """Call the ticket, read the (simulated) ID card, capture two document pages with the simulated
-    camera, tick both required materials against the pages, accept the case with its due date; then the
+    camera, watch the document camera live and stop it, tick both required materials against the
+    pages, accept the case with its due date; then the
     case, its materials and documents, and the audit trail (document reads without data) are in the
     database, and no page of the console ever showed an unmasked ID number."""
     office.add_user("agent7", Role.AGENT)
@@ -329,6 +332,35 @@ def test_agent_serves_a_resident_at_a_kiosk_process_end_to_end(
         )
         expect(page.locator("#doc-thumbs li")).to_have_count(n)
         expect(page.locator("#doc-img")).to_be_visible()
+    # The live document view: the kiosk's second video track (told apart by its m-line), shown in
+    # the labelled document panel while on; the face video keeps its own element.
+    live = page.locator("#hw-live")
+    expect(page.locator("#doc-live")).to_be_hidden()
+    live.click()
+    expect(page.locator('#hw-log li[data-action="document_live_start"]')).to_have_attribute(
+        "data-outcome", "ok", timeout=TIMEOUT * 3000
+    )
+    expect(page.locator("#doc-live")).to_be_visible()
+    expect(page.locator("#doc-live figcaption")).to_contain_text("文档摄像头")
+    expect(live).to_have_attribute("aria-pressed", "true")
+    page.wait_for_function(
+        "() => { const v = document.getElementById('doc-live-video');"
+        " return v.videoWidth > 0 && Number(v.dataset.frames) >= 5; }",
+        timeout=TIMEOUT * 3000,
+    )
+    sizes = page.evaluate(
+        "() => ['remote', 'doc-live-video'].map((id) => document.getElementById(id))"
+        ".map((v) => [v.videoWidth, v.videoHeight])"
+    )
+    assert sizes == [[320, 240], [480, 360]], sizes  # face camera; document camera scaled to 480 wide
+    screenshot(page, "workbench-document-live")
+    live.click()
+    expect(page.locator('#hw-log li[data-action="document_live_stop"]')).to_have_attribute(
+        "data-outcome", "ok", timeout=TIMEOUT * 2000
+    )
+    expect(page.locator("#doc-live")).to_be_hidden()
+    expect(live).to_have_attribute("aria-pressed", "false")
+
     materials = page.locator("#materials li")
     keys = [materials.nth(i).get_attribute("data-key") for i in range(2)]
     page.keyboard.press("[")
@@ -397,3 +429,49 @@ def test_agent_serves_a_resident_at_a_kiosk_process_end_to_end(
     assert card_number not in shown and "张示例" not in shown and "示例路1号" not in shown
     errors = [e for e in page.console_errors if "Failed to load resource" not in e]
     assert errors == []
+
+
+def test_needs_materials_notice_prints_at_the_kiosk(
+    office: LiveOffice, kiosk_process: str, page: Any, tmp_path: Path
+) -> None:
+    """During the call the agent files "needs materials" and prints the notice at the kiosk: the
+    console shows it printed, and the kiosk's printer simulator holds the slip with the case number
+    and every missing material (names, counts, original/copy) and nothing personal."""
+    office.add_user("agent8", Role.AGENT)
+    (replace,) = service_ids(office, "GOV-SSC-REPLACE")  # ID card, photo, the old card
+    with office.client(headers={"Authorization": f"Bearer {kiosk_process}"}) as kiosk_http:
+        r = kiosk_http.post(
+            "/api/queue/tickets", json={"service_id": replace}, headers={"Idempotency-Key": uuid.uuid4().hex}
+        )
+        assert r.status_code == 201, r.text
+    login(page, office, "agent8")
+    page.keyboard.press("a")
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
+    page.keyboard.press("n")
+    expect(page.locator("#call-status")).to_have_text("通话中", timeout=TIMEOUT * 3000)
+    expect(page.locator("#materials li")).to_have_count(3)
+    page.keyboard.press("1")
+    page.keyboard.press("Alt+3")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#notice")).to_be_visible()
+    number = page.locator('#case-result [data-field="number"]').inner_text()
+    page.click("#notice-kiosk")
+    state = page.locator("#notice-kiosk-state")
+    expect(state).to_have_attribute("data-state", "printed", timeout=TIMEOUT * 3000)
+    expect(state).to_have_text("已在终端打印告知单，请居民取走")
+    expect(page.locator('#hw-log li[data-action="print_notice"]')).to_have_attribute("data-outcome", "ok")
+    screenshot(page, "workbench-notice-kiosk-printed")
+    slips = sorted((tmp_path / "printer").glob("job-*.bin"))
+    assert len(slips) == 1 and slips[0].with_suffix(".png").exists()
+    slip = slips[0].read_bytes()
+    for text in (
+        "补正告知",
+        number,
+        "社会保障卡挂失补换",
+        "近期一寸免冠彩色照片 ×2（原件）",
+        "原社会保障卡 ×1（原件）",
+    ):
+        assert text.encode("gb18030") in slip, text
+    page.keyboard.press("h")
+    expect(page.locator("#call-status")).to_have_text("通话已结束")
+    expect(page.locator("#notice-kiosk")).to_be_disabled()
