@@ -133,12 +133,12 @@ class CallPeer:
         self._on_change = on_change or (lambda: None)
         self._tasks: set[asyncio.Task[None]] = set()
         self._drained = asyncio.Event()
+        # A track with a ``direction`` (the live document view) gets its own m-line, in our offers
+        # only: aiortc cannot answer an offer that lacks an m-line for a transceiver added before it.
+        self._own_mlines = [t for t in tracks if getattr(t, "direction", None) is not None]
         for track in tracks:
-            direction = getattr(track, "direction", None)  # the document view: its own sendonly m-line
-            if direction is None:
+            if track not in self._own_mlines:
                 self.pc.addTrack(track)
-            else:
-                self.pc.addTransceiver(track, direction=direction)
         self._prefer_codec(settings.video_codec)
         self.pc.on("track", self._on_track)
         self.pc.on("datachannel", self._bind_channel)
@@ -148,6 +148,9 @@ class CallPeer:
 
     async def create_offer(self) -> str:
         """Open the control channel, create and apply an offer (waits for ICE gathering); its SDP."""
+        for track in self._own_mlines:
+            self.pc.addTransceiver(track, direction=track.direction)  # type: ignore[attr-defined]
+        self._prefer_codec(self.settings.video_codec)
         self._bind_channel(self.pc.createDataChannel(CONTROL_CHANNEL))
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return self.pc.localDescription.sdp
@@ -158,7 +161,8 @@ class CallPeer:
         self.negotiated_at = time.monotonic()
 
     async def answer(self, offer_sdp: str) -> str:
-        """Apply a remote offer and return our answer's SDP (after gathering)."""
+        """Apply a remote offer and return our answer's SDP (after gathering). Tracks of their own
+        m-line (the live document view) are not sent on a connection the agent offered."""
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self.negotiated_at = time.monotonic()

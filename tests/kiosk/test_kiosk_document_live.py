@@ -402,3 +402,25 @@ def test_the_page_route_streams_the_live_document_view(tmp_path: Path) -> None:
 
 async def _offer(tap: FrameTap, frame: av.VideoFrame) -> None:
     tap.offer(frame)
+
+
+async def test_an_agent_offer_is_answered_without_the_document_mline() -> None:
+    """When the agent offers (a forced renegotiation), the kiosk answers its m-lines only: the document
+    track, which has no m-line there, does not break the answer and is not sent."""
+    kiosk = CallPeer(
+        1,
+        [SyntheticVideoTrack(160, 120, 15), ToneAudioTrack(), DocumentVideoTrack(DocumentFeed())],
+        PeerSettings(),
+    )
+    agent = RTCPeerConnection()
+    agent.addTransceiver("video", direction="sendrecv")
+    agent.addTransceiver("audio", direction="sendrecv")
+    agent.createDataChannel("control")
+    try:
+        await agent.setLocalDescription(await agent.createOffer())
+        answer = await kiosk.answer(agent.localDescription.sdp)
+        assert _video_mlines(answer) == [("0", "sendrecv")]
+        await agent.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    finally:
+        await kiosk.close()
+        await agent.close()
