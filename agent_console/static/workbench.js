@@ -276,6 +276,24 @@ document.addEventListener("wb:ticket-event", (event) => {
   }
 });
 
+// A case of my office passed its due date (限时办结, the office's "case.overdue" event): a banner
+// above the workbench until dismissed, naming the case and linking to the case list.
+document.addEventListener("wb:case-overdue", (event) => {
+  const p = event.detail || {};
+  const number = p.number || `#${p.case_id}`;
+  let box = $("overdue-alert");
+  if (!box) {
+    box = el("div", { id: "overdue-alert", class: "overdue-alert", role: "alert" });
+    $("workbench").prepend(box);
+  }
+  box.dataset.caseId = String(p.case_id);
+  box.replaceChildren(
+    el("span", { id: "overdue-alert-text", text: t("wb.overdue.alert", { number, date: p.due_date || "" }) }),
+    el("a", { href: "/console/cases.html", text: t("wb.overdue.open") }),
+    el("button", { type: "button", class: "secondary small", text: t("wb.overdue.close"), onclick: () => box.remove() }),
+  );
+});
+
 // --- help and shortcuts ------------------------------------------------------------------------------
 
 const SHORTCUTS = [
