@@ -5,6 +5,7 @@ the exemptions (staff desk, offices without stored hours)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -19,19 +20,19 @@ qh = support.qh
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
 # Monday–Friday 09:00–17:00 with a lunch break; Saturday 09:00–12:00 (错时).
-PLAN = {
+PLAN: dict[str, Any] = {
     "working": {str(d): {"hours": ["09:00-17:00"], "breaks": ["12:00-13:30"]} for d in range(5)},
     "rest": {"5": {"hours": ["09:00-12:00"]}},
 }
 
 
-def _hours(q: QueueHarness, plan: dict[str, object] = PLAN, zone: str = "Asia/Shanghai") -> None:
+def _hours(q: QueueHarness, plan: dict[str, Any] = PLAN, zone: str = "Asia/Shanghai") -> None:
     with q.h.ctx.db() as s, s.begin():
         s.execute(update(Office).where(Office.id == q.h.office_id).values(timezone=zone))
         s.add(OfficeSchedule(office_id=q.h.office_id, plan=plan))
 
 
-def _take(q: QueueHarness, local: datetime) -> tuple[int, dict[str, object]]:
+def _take(q: QueueHarness, local: datetime) -> tuple[int, dict[str, Any]]:
     q.h.clock.set(local)
     r = q.kiosk().post("/api/queue/tickets", json={"service_id": q.services["GOV-SSC-APPLY"]})
     return r.status_code, r.json()
@@ -121,7 +122,10 @@ def test_next_opening_is_computed_from_the_calendar() -> None:
     working day; a special-hours override replaces the plan; never open → None."""
     special = DateOverride(day=date(2026, 3, 3), plan=DayPlan((TimeRange.parse("14:00-16:00"),)))
     cal = WorkingCalendar("Asia/Shanghai", weekly=WeeklyPlan.office_hours(), overrides=[special])
-    at = lambda d, h, m=0: datetime(2026, 3, d, h, m, tzinfo=SHANGHAI).astimezone(UTC)  # noqa: E731
+
+    def at(d: int, h: int, m: int = 0) -> datetime:
+        return datetime(2026, 3, d, h, m, tzinfo=SHANGHAI).astimezone(UTC)
+
     assert cal.next_opening(at(2, 8)) == at(2, 9)
     assert cal.next_opening(at(2, 12, 15)) == at(2, 13, 30)
     assert cal.next_opening(at(2, 17)) == at(3, 14)
