@@ -145,8 +145,8 @@ class IceServerCache:
         started = self.clock()
         result = await self.source()
         self.fetches += 1
-        if isinstance(result, IceConfig):
-            servers, ttl = result.servers, float(result.ttl_s)
+        if isinstance(result, IceConfig):  # no lifetime given (0): one call at a time
+            servers, ttl = result.servers, (float(result.ttl_s) if result.ttl_s > 0 else None)
         else:
             servers, ttl = tuple(result), None
         self._servers, self._fetched_at, self._ttl_s = servers, started, ttl

@@ -75,6 +75,12 @@ class MediaSession:
         if self._prepared is None and self._task is None and not self._closed:
             self._prepared = asyncio.create_task(self._prepare_offer(), name=f"prepare-{self.call_id}")
 
+    @property
+    def offer_ready(self) -> bool:
+        """A prepared offer is built and waits for :meth:`start`."""
+        task = self._prepared
+        return task is not None and task.done() and not task.cancelled() and task.exception() is None
+
     def start(self) -> None:
         """Offer generation 0 and supervise the call's media in the background (idempotent)."""
         if self._task is None:

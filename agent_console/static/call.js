@@ -288,34 +288,43 @@ async function sampleStats() {
 async function callNext() {
   $("message").hidden = true;
   try {
-    const result = await api("POST", "/api/queue/call-next", {});
-    if (!result.ticket) {
+    iceServers(); // normally cached already; refetched now if stale, while the kiosk is rung
+    // One request: the office offers me the next ticket and rings its kiosk.
+    const { out, early } = await creatingCall(() => api("POST", "/api/calls/next", {}));
+    if (!out.ticket) {
       setStatus("call.status.nobody");
       return;
     }
-    await startCall(result.ticket);
+    showTicket(out.ticket);
+    if (!out.call) {
+      showError(out.call_error || "other"); // e.g. no_kiosk: the ticket stays offered to me
+      return;
+    }
+    await callStarted(out.call, out.ticket, early);
   } catch (err) {
     showError(err instanceof ApiError ? err.code : "other");
   }
 }
 
-/** Ring the kiosk of a ticket already offered to me (call next, or a ticket called out of order). */
-export async function startCall(ticket) {
-  $("message").hidden = true;
+/** Run the request that creates a call, keeping the signaling messages of the call it creates:
+ * the office sends call.invite (and the kiosk may accept and offer) before the response arrives. */
+async function creatingCall(request) {
+  state.early = [];
+  try {
+    return { out: await request(), early: state.early };
+  } finally {
+    state.early = null;
+  }
+}
+
+function showTicket(ticket) {
   state.ticket = ticket;
   $("ticket-number").textContent = ticket.display_number || ticket.number || "—";
   $("ticket-service").textContent = ticket.service_name || "";
   emit("call:ticket", { ticket });
-  iceServers(); // normally cached already; refetched now if stale, while the kiosk is rung
-  state.early = [];
-  let call;
-  let early;
-  try {
-    call = await api("POST", "/api/calls", { ticket_id: ticket.id });
-  } finally {
-    early = state.early;
-    state.early = null;
-  }
+}
+
+async function callStarted(call, ticket, early) {
   state.callId = call.id;
   state.generation = -1;
   $("hangup").disabled = false;
@@ -323,6 +332,15 @@ export async function startCall(ticket) {
   setStatus("call.status.created");
   emit("call:started", { callId: call.id, ticket });
   for (const message of early) if (message.call_id === call.id) await onSignal(message);
+}
+
+/** Ring the kiosk of a ticket already offered to me (a ticket called out of order, or resumed). */
+export async function startCall(ticket) {
+  $("message").hidden = true;
+  showTicket(ticket);
+  iceServers();
+  const { out: call, early } = await creatingCall(() => api("POST", "/api/calls", { ticket_id: ticket.id }));
+  await callStarted(call, ticket, early);
 }
 
 function endCall(tellOthers) {

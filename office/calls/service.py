@@ -7,8 +7,10 @@ Call ⇄ queue wiring (the queue's own public functions do the ticket side):
 
 * :func:`start_call` — the agent holding an offered/ringing ticket starts the call: an offered
   ticket is rung (``ring``; the queue's ring deadline starts), a ``created`` call is stored and
-  ``call.invite`` goes to the ticket's issuing kiosk (copy to the agent).
-* ``call.accept`` (kiosk) → ``negotiating`` and the ticket's ``answer`` (serving).
+  ``call.invite`` goes to the ticket's issuing kiosk (copy to the agent). Ring and call record are
+  one transaction (set-up time: the invite waits for it).
+* ``call.accept`` (kiosk) → ``negotiating`` and the ticket's ``answer`` (serving), in one
+  transaction; a ticket that cannot be answered any more ends the call (``ticket_changed``).
 * ``call.decline`` (kiosk), or a kiosk gone before accepting → the queue's ring-timeout path (the
   ticket's ring deadline is brought to now and :func:`office.queue.process_timeouts` applies the
   office's recall / no-show rules). No answer at all: the queue's own sweep moves the ticket, and
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -43,6 +45,9 @@ from office.errors import ApiError
 from office.models import Call, CallEvent, CallStatus, Service, Ticket, TicketState
 from office.queue.actions import Caller, Placement, agent_step, transfer
 from office.queue.calling import process_timeouts
+from office.queue.config import load_config
+from office.queue.live import publish_change
+from office.queue.transitions import move_agent, step
 from office.queue.txn import writing
 from signaling.messages import (
     BaseMessage,
@@ -136,56 +141,40 @@ def _state_notice(call: Call, reason: str | None = None) -> Notice:
 
 def start_call(ctx: OfficeContext, user: AuthUser, ticket_id: int) -> tuple[Call, list[Notice]]:
     """The agent holding an offered or ringing ticket calls its kiosk (see the module docstring)."""
-    with ctx.read_db() as s:
-        ticket = s.get(Ticket, ticket_id)
-        if ticket is None or (user.office_id is not None and ticket.office_id != user.office_id):
-            raise ApiError(404, "ticket_not_found", "no such ticket in your office")
-        if ticket.agent_id != user.id:
-            raise ApiError(403, "not_your_ticket", "this ticket is not offered to you")
-        if ticket.state not in _RINGABLE:
-            raise ApiError(409, "ticket_not_offered", f"ticket is {ticket.state}; call next first")
-        if ticket.kiosk_id is None or ticket.station_id is None:
-            raise ApiError(409, "no_kiosk", "this ticket was not issued at a kiosk")
-        service = s.get(Service, ticket.service_id)
-        service_name = service.name if service is not None else None
-        number, state = ticket.display_number, ticket.state
-    actor = Actor("user", user.id)
-    if state == TicketState.OFFERED:
-        try:
-            agent_step(
-                ctx, ticket_id, "ring", Caller(actor=actor, user_id=user.id, office_id=ticket.office_id)
-            )
-        except ApiError:
-            # A concurrent start (double click, second tab) rang it first: the insert below decides.
-            with ctx.read_db() as s:
-                now_ringing = s.scalar(
-                    select(Ticket.id).where(
-                        Ticket.id == ticket_id,
-                        Ticket.state == TicketState.RINGING,
-                        Ticket.agent_id == user.id,
-                    )
-                )
-            if now_ringing is None:
-                raise
     now = ctx.clock.now()
-    call = Call(
-        id=f"call-{uuid.uuid4().hex}",
-        office_id=ticket.office_id,
-        station_id=ticket.station_id,
-        ticket_id=ticket.id,
-        agent_id=user.id,
-        kiosk_id=ticket.kiosk_id,
-        state=CallStatus.CREATED.value,
-        active_key=f"ticket:{ticket.id}",
-        created_at=now,
-        end_reason="",
-        ended_by="",
-        reconnects=0,
-        quality={},
-        version=1,
-    )
+    actor = Actor("user", user.id)
+    rang = False
     try:
         with writing(ctx) as s:
+            ticket = s.get(Ticket, ticket_id)
+            if ticket is None or (user.office_id is not None and ticket.office_id != user.office_id):
+                raise ApiError(404, "ticket_not_found", "no such ticket in your office")
+            if ticket.agent_id != user.id:
+                raise ApiError(403, "not_your_ticket", "this ticket is not offered to you")
+            if ticket.state not in _RINGABLE:
+                raise ApiError(409, "ticket_not_offered", f"ticket is {ticket.state}; call next first")
+            if ticket.kiosk_id is None or ticket.station_id is None:
+                raise ApiError(409, "no_kiosk", "this ticket was not issued at a kiosk")
+            if ticket.state == TicketState.OFFERED:
+                rang = _ring(s, ticket, user.id, now)
+            service = s.get(Service, ticket.service_id)
+            service_name = service.name if service is not None else None
+            call = Call(
+                id=f"call-{uuid.uuid4().hex}",
+                office_id=ticket.office_id,
+                station_id=ticket.station_id,
+                ticket_id=ticket.id,
+                agent_id=user.id,
+                kiosk_id=ticket.kiosk_id,
+                state=CallStatus.CREATED.value,
+                active_key=f"ticket:{ticket.id}",
+                created_at=now,
+                end_reason="",
+                ended_by="",
+                reconnects=0,
+                quality={},
+                version=1,
+            )
             s.add(call)
             s.flush()
             s.add(
@@ -197,16 +186,37 @@ def start_call(ctx: OfficeContext, user: AuthUser, ticket_id: int) -> tuple[Call
             s.expunge(call)
     except IntegrityError:
         raise ApiError(409, "call_exists", "this ticket already has a live call") from None
+    if rang:
+        publish_change(ctx, ticket.office_id, "queue.called", [ticket])
     parties = parties_of(call)
     invite = CallInvite(
         call_id=call.id,
         agent_id=parties.agent_id,
         kiosk_id=parties.kiosk_id,
         agent_name=user.display_name[:200],
-        ticket=number,
+        ticket=ticket.display_number,
         service=service_name[:200] if service_name else None,
     )
     return call, [Notice(parties, (invite,))]
+
+
+def _ring(s: Session, ticket: Ticket, user_id: int, now: datetime) -> bool:
+    """The queue's ``ring`` of an offered ticket (its ring deadline starts); False when a
+    concurrent start (double click, second tab) rang it first: the call insert then decides."""
+    cfg = load_config(s, ticket.office_id)
+    deadline = now + timedelta(seconds=cfg.ring_timeout_s)
+    try:
+        step(s, ticket, "ring", now, actor=f"user:{user_id}", by_agent=user_id, ring_deadline=deadline)
+    except ApiError:
+        ringing = s.scalar(
+            select(Ticket.id).where(
+                Ticket.id == ticket.id, Ticket.state == TicketState.RINGING, Ticket.agent_id == user_id
+            )
+        )
+        if ringing is None:
+            raise
+        return False
+    return True
 
 
 def finish(
@@ -311,18 +321,32 @@ def _end_checked(
 
 def _accept(ctx: OfficeContext, call_id: str, sender: Party) -> list[Notice]:
     now = ctx.clock.now()
-    with writing(ctx) as s:
-        call = load_call(s, call_id)
-        transition(s, call, "accept", now, actor="kiosk", negotiating_at=now)
-    caller = Caller(
-        actor=Actor("kiosk", parse_party(sender)), user_id=call.agent_id, office_id=call.office_id
-    )
+    answering = False
     try:
-        agent_step(ctx, call.ticket_id, "answer", caller)
+        with writing(ctx) as s:
+            call = load_call(s, call_id)
+            transition(s, call, "accept", now, actor="kiosk", negotiating_at=now)
+            answering = True
+            ticket = _answer(s, call, now, f"kiosk:{parse_party(sender)}")
     except ApiError as err:
-        log.info("accepted call's ticket could not be answered", extra={"call_id": call.id, "code": err.code})
-        return finish(ctx, call.id, "ticket_changed", "system", settle_ticket=False)
+        if not answering:
+            raise
+        log.info("accepted call's ticket could not be answered", extra={"call_id": call_id, "code": err.code})
+        return finish(ctx, call_id, "ticket_changed", "system", settle_ticket=False)
+    publish_change(ctx, ticket.office_id, "queue.serving", [ticket])
     return [_state_notice(call)]
+
+
+def _answer(s: Session, call: Call, now: datetime, actor: str) -> Ticket:
+    """The queue's ``answer`` of the call's ticket (serving starts; the agent serves it)."""
+    ticket = s.get(Ticket, call.ticket_id)
+    if ticket is None or ticket.office_id != call.office_id:
+        raise ApiError(404, "ticket_not_found", "no such ticket")
+    if ticket.agent_id != call.agent_id:
+        raise ApiError(403, "not_your_ticket", "this ticket is with another agent")
+    step(s, ticket, "answer", now, actor=actor, by_agent=call.agent_id, served_at=now, ring_deadline=None)
+    move_agent(s, call.agent_id, "answer", now, ticket_id=ticket.id, strict=False)
+    return ticket
 
 
 def _merge_quality(summary: dict[str, Any], sample: dict[str, float]) -> dict[str, Any]:

@@ -14,8 +14,10 @@ from aiortc import RTCIceServer
 from agent_console.headless import HeadlessAgent
 from hardware.idcard.fixtures import CARD_FIXTURES
 from hardware.redact import mask_id_number
+from kiosk.ice import IceConfig, IceServerCache
+from kiosk.media import SyntheticVideoTrack, ToneAudioTrack
 from kiosk.runtime import KioskRuntime
-from signaling.messages import CallStateName, Description, HwAction, HwOutcome, Role
+from signaling.messages import CallCancel, CallState, CallStateName, Description, HwAction, HwOutcome, Role
 from signaling.relay import Party
 from tests.kiosk.conftest import headless_agent, kiosk_runtime
 from tests.kiosk.relay import Relay
@@ -242,3 +244,149 @@ async def test_unusable_offer_from_the_agent_keeps_the_working_connection(call_p
     assert kiosk.call.peer is peer and kiosk.call.generation == 0
     result = await agent.request_hw(HwAction.READ_ID_CARD, within=10)  # the kiosk's loop is alive
     assert result.outcome is HwOutcome.OK
+
+
+async def _negotiating(relay: Relay, call_id: str = "call-1") -> None:
+    """Play the office recording the kiosk's accept: both parties go negotiating."""
+    for party in (Party(Role.KIOSK, "k1"), Party(Role.AGENT, "a1")):
+        await relay.hub.send_to(party, CallState(call_id=call_id, state=CallStateName.NEGOTIATING))
+
+
+async def test_offer_is_built_when_invited_and_sent_on_negotiating(relay: Relay) -> None:
+    """Invited, the kiosk builds its offer at once but sends it only once the office says
+    negotiating; that prepared connection is the one the call uses (no second one is built)."""
+    kiosk = kiosk_runtime(relay)
+    agent = headless_agent(relay)
+    async with kiosk, agent:
+        await relay.start_call(negotiate=False)
+        await agent.wait_for(lambda: kiosk.call is not None and kiosk.call.offer_ready, within=10)
+        assert kiosk.call is not None and kiosk.call.peer is None and kiosk.call.attempts == 1
+        assert agent.peer is None  # nothing was offered yet
+        await _negotiating(relay)
+        await _connected_call_media(kiosk, agent)
+        assert kiosk.call.attempts == 1 and kiosk.call.generation == 0 and not kiosk.call.offer_ready
+
+
+async def _connected_call_media(kiosk: KioskRuntime, agent: HeadlessAgent) -> None:
+    await agent.wait_for(lambda: agent.frames_received.get("video", 0) >= 10, within=10)
+    await agent.wait_for(
+        lambda: kiosk.call is not None and kiosk.call.frames_received.get("video", 0) >= 10, within=10
+    )
+
+
+async def test_call_cancelled_while_ringing_closes_the_prepared_connection(relay: Relay) -> None:
+    """The agent cancels before the office put the call through: the prepared connection is closed
+    and its tracks stopped; the kiosk is free for the next call."""
+    kiosk = kiosk_runtime(relay)
+    made: list[list[object]] = []
+
+    def make_tracks() -> list[object]:
+        tracks: list[object] = [SyntheticVideoTrack(320, 240, 15), ToneAudioTrack()]
+        made.append(tracks)
+        return tracks
+
+    kiosk.make_tracks = make_tracks  # type: ignore[assignment]
+    agent = headless_agent(relay)
+    async with kiosk, agent:
+        await relay.start_call(negotiate=False)
+        await agent.wait_for(lambda: kiosk.call is not None and kiosk.call.offer_ready, within=10)
+        await agent.signaling.send(CallCancel(call_id="call-1", reason="cancelled"))
+        await agent.wait_for(lambda: kiosk.call is None and kiosk.call_id is None, within=5)
+        assert len(made) == 1
+        assert all(getattr(track, "readyState", None) == "ended" for track in made[0])
+        relay.calls.pop("call-1")
+        await relay.start_call("call-2")
+        await _connected_call_media(kiosk, agent)
+
+
+async def test_ice_servers_with_a_lifetime_serve_many_calls(relay: Relay) -> None:
+    """Servers fetched with their TURN lifetime at start are reused by the next calls: no call fetches."""
+    fetched: list[int] = []
+
+    async def ice_servers() -> IceConfig:
+        fetched.append(1)
+        return IceConfig((), 3600)
+
+    kiosk = kiosk_runtime(relay, ice_servers=ice_servers)
+    agent = headless_agent(relay)
+    async with kiosk, agent:
+        await agent.wait_for(lambda: len(fetched) == 1, within=5)
+        for call_id in ("call-1", "call-2"):
+            await relay.start_call(call_id)
+            await _connected_call_media(kiosk, agent)
+            await relay.end_call(call_id)
+            await agent.wait_for(lambda: kiosk.call is None, within=5)
+    assert fetched == [1]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_ice_cache_hands_out_servers_for_half_their_lifetime() -> None:
+    """Cached servers are reused until half their lifetime has passed, then fetched again; concurrent
+    calls share one fetch."""
+    clock, fetches = _Clock(), []
+    servers = (RTCIceServer(urls="stun:stun.example:3478"),)
+
+    async def source() -> IceConfig:
+        fetches.append(clock.now)
+        await asyncio.sleep(0)
+        return IceConfig(servers, 100)
+
+    cache = IceServerCache(source, clock=clock)
+    assert cache.fresh() is None
+    both = await asyncio.gather(cache.get(), cache.get())
+    assert list(both) == [servers, servers]
+    assert fetches == [1000.0]
+    clock.now += 49
+    assert await cache.get() == servers and len(fetches) == 1
+    clock.now += 2
+    assert cache.fresh() is None
+    assert await cache.get() == servers and fetches == [1000.0, 1051.0]
+
+
+async def test_ice_cache_without_a_lifetime_serves_one_call_per_fetch() -> None:
+    """A source without a lifetime (a plain tuple, or ttl 0): each fetch serves one call."""
+    results: list[tuple[RTCIceServer, ...] | IceConfig] = [(), IceConfig((), 0), ()]
+    fetches: list[int] = []
+
+    async def source() -> tuple[RTCIceServer, ...] | IceConfig:
+        fetches.append(1)
+        return results[len(fetches) - 1]
+
+    cache = IceServerCache(source)
+    cache.prefetch()
+    assert await cache.get() == () and len(fetches) == 1  # the prefetched servers
+    assert cache.fresh() is None
+    assert await cache.get() == () and len(fetches) == 2
+    assert await cache.get() == () and len(fetches) == 3
+
+
+async def test_ice_cache_goes_on_without_servers_when_the_office_fails(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failing or hanging fetch gives no servers (host candidates still work) instead of no call."""
+    hang = asyncio.Event()
+
+    async def failing() -> IceConfig:
+        raise ConnectionError("office down")
+
+    async def hanging() -> IceConfig:
+        await hang.wait()
+        return IceConfig((), 60)
+
+    assert await IceServerCache(failing).get() == ()
+    slow = IceServerCache(hanging, timeout_s=0.05)
+    assert await slow.get() == ()
+    assert "ICE servers unavailable (ConnectionError)" in caplog.text
+    assert "ICE servers unavailable (TimeoutError)" in caplog.text
+    hang.set()  # the fetch that outlived the call's wait still fills the cache for the next call
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert slow.fresh() == ()
+    slow.close()

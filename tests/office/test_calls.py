@@ -288,3 +288,67 @@ def test_concurrent_starts_make_one_call(any_rig: CallRig) -> None:
     assert results[1][1] == "call_exists"
     assert [c["id"] for c in rig.agent.get("/api/calls").json()] == [results[0][1]]
     assert rig.ticket(ticket_id).state == "ringing"
+
+
+def test_call_next_rings_the_kiosk_in_one_request(any_rig: CallRig) -> None:
+    """POST /api/calls/next offers the next ticket, rings it, creates the call and sends call.invite to
+    both parties; the kiosk's accept then answers the ticket (serving) and goes negotiating."""
+    rig = any_rig
+    with rig.kiosk_socket() as kws, rig.agent_socket() as aws:
+        r = rig.agent.post("/api/calls/next")
+        assert (r.status_code, r.json()) == (200, {"ticket": None, "call": None, "call_error": None})
+        taken = rig.qh.take(rig.kiosk)
+        r = rig.agent.post("/api/calls/next")
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert (out["ticket"]["id"], out["ticket"]["state"], out["call_error"]) == (
+            taken["id"],
+            "ringing",
+            None,
+        )
+        call = out["call"]
+        assert (call["state"], call["ticket_id"], call["agent_id"]) == ("created", taken["id"], rig.agent_id)
+        expect(kws, "call.invite", call_id=call["id"], ticket=taken["number"])
+        expect(aws, "call.invite", call_id=call["id"])
+        send(kws, {"type": "call.accept", "call_id": call["id"]})
+        expect(aws, "call.accept", call_id=call["id"])
+        expect(aws, "call.state", call_id=call["id"], state="negotiating")
+        expect(kws, "call.state", call_id=call["id"], state="negotiating")
+    assert rig.ticket(taken["id"]).state == "serving"
+    assert rig.call(call["id"])["state"] == "negotiating"
+    r = rig.agent.post("/api/calls/next")
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "agent_not_available")
+
+
+def test_call_next_for_a_ticket_without_kiosk_offers_it_without_a_call(rig: CallRig) -> None:
+    """A ticket issued by staff has no kiosk to ring: call next offers it and says why no call started."""
+    taken = rig.qh.take(rig.qh.staff(Role.AGENT))
+    r = rig.agent.post("/api/calls/next")
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["ticket"]["id"], out["ticket"]["state"]) == (taken["id"], "offered")
+    assert (out["call"], out["call_error"]) == (None, "no_kiosk")
+    assert rig.agent.get("/api/calls").json() == []
+
+
+def test_accept_for_a_ticket_that_moved_on_ends_the_call(rig: CallRig) -> None:
+    """The resident left while the kiosk was rung: the accept answers nothing, the call ends
+    ticket_changed on both sides and the ticket stays left."""
+    with rig.kiosk_socket() as kws, rig.agent_socket() as aws:
+        ticket_id = rig.offered_ticket()
+        call_id = rig.start_call(ticket_id)
+        expect(kws, "call.invite", call_id=call_id)
+        expect(aws, "call.invite", call_id=call_id)
+        r = rig.kiosk.post(f"/api/queue/tickets/{ticket_id}/leave", json={"reason": "left"})
+        assert r.status_code == 200, r.text
+        send(kws, {"type": "call.accept", "call_id": call_id})
+        expect(aws, "call.accept", call_id=call_id)
+        expect(aws, "call.state", call_id=call_id, state="ended", reason="ticket_changed")
+        expect(kws, "call.state", call_id=call_id, state="ended", reason="ticket_changed")
+    record = rig.call(call_id)
+    assert (record["state"], record["end_reason"], record["negotiating_at"]) == (
+        "ended",
+        "ticket_changed",
+        None,
+    )
+    assert rig.ticket(ticket_id).state == "left"
