@@ -19,7 +19,9 @@ Figures (JSON lines, each beside its baseline measured in the same run):
   in the open workbench and a frame has been painted; baseline: the same event received by a headless
   console on ``/ws/events`` at the same time.
 
-``python bench/bench_console.py [--quick]`` (``--quick``: 200 tickets, 50 consoles, fewer samples).
+``python bench/bench_console.py [--quick] [--fanout-only]`` (``--quick``: 200 tickets, 50 consoles,
+fewer samples; ``--fanout-only``: no Chromium figures). ``BENCH_CONSOLE_PYSPY=out.txt`` records the
+office process with ``py-spy`` (collapsed stacks) during the many-console fan-out.
 Every figure line carries the 1-minute load average at the time it was printed.
 """
 
@@ -56,6 +58,8 @@ from office.seed_catalog import seed_catalog
 from office.settings import Settings
 
 QUICK = "--quick" in sys.argv
+FANOUT_ONLY = "--fanout-only" in sys.argv  # skip the Chromium figures
+PROFILE = os.environ.get("BENCH_CONSOLE_PYSPY")  # collapsed py-spy stacks of the office, 200-console run
 STATIONS = 100
 TICKETS = 200 if QUICK else 1000
 CONSOLES = 50 if QUICK else 200
@@ -524,12 +528,25 @@ def main() -> None:
             agent.close()
             single = asyncio.run(fanout(office.url, cookie, 1, stations, services))
             bare_server_proc = BareServer()
+            spy = None
+            if PROFILE:
+                spy = subprocess.Popen(
+                    [
+                        *(str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw"),
+                        *("-r", "200", "-o", PROFILE, "-p", str(office.proc.pid)),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             try:
                 many = asyncio.run(
                     fanout(office.url, cookie, CONSOLES, stations, services, bare_server_proc.url)
                 )
             finally:
                 bare_server_proc.stop()
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(30)
             figure(
                 "event_fanout_publish",
                 many.publish,
@@ -565,7 +582,8 @@ def main() -> None:
                 events=FANOUT_EVENTS,
                 what="REST issue request → received, one console",
             )
-            browser_figures(office.url, stations, services, cookie)
+            if not FANOUT_ONLY:
+                browser_figures(office.url, stations, services, cookie)
         finally:
             office.stop()
 

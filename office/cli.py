@@ -138,5 +138,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         ws_max_size=256 * 1024,
+        # Frames are small JSON (live events, signaling); per-connection deflate cost ~9 % of the
+        # office's CPU fanning one event out to 200 consoles (py-spy, docs/benchmarks.md).
+        ws_per_message_deflate=False,
     )
     return 0
