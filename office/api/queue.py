@@ -386,10 +386,11 @@ def set_priority(ticket_id: DbId, body: PriorityIn, request: Request, p: OfficeS
     summary="Offer me the next ticket I may take",
     responses={409: {"description": "you are not available"}},
 )
-def call_next(request: Request, p: Agents) -> CallOut:
+async def call_next(request: Request, p: Agents) -> CallOut:
+    # On the event loop: presses arriving together are claimed in one batch in a worker thread.
     ctx = ctx_of(request)
     user = p.require_user()
-    t = calling.call_next(ctx, user.id, _office_for(p, None))
+    t = await calling.call_next_async(ctx, user.id, _office_for(p, None))
     return CallOut(ticket=_ticket_out(ctx, t) if t else None)
 
 

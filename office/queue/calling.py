@@ -16,7 +16,9 @@ SQLAlchemy expressions, used by the tests as the reference the claim is checked 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import exists, or_, select
@@ -28,14 +30,23 @@ from office.audit import Actor
 from office.context import OfficeContext
 from office.errors import ApiError
 from office.models import AgentSkill, AgentState, AgentStatus, Priority, Service, Ticket, TicketState
-from office.queue.claim import claim_next
+from office.queue.batching import Combiner, combiner_for
+from office.queue.claim import Claimed, Press, claim_many, claim_next
 from office.queue.closing import close_past_days
 from office.queue.config import QueueConfig, load_config
 from office.queue.live import publish_change
+from office.queue.status import service_names
 from office.queue.transitions import move_agent, step
 from office.queue.txn import writing
 
-__all__ = ["call_next", "call_ticket", "eligible_services_clause", "process_timeouts"]
+__all__ = [
+    "call_next",
+    "call_next_async",
+    "call_next_many",
+    "call_ticket",
+    "eligible_services_clause",
+    "process_timeouts",
+]
 
 
 def eligible_services_clause(agent_id: int) -> ColumnElement[bool]:
@@ -93,6 +104,30 @@ def call_next(ctx: OfficeContext, agent_id: int, office_id: int) -> Ticket | Non
     if ticket is not None:
         publish_change(ctx, office_id, "queue.called", [ticket])
     return ticket
+
+
+def call_next_many(ctx: OfficeContext, presses: Sequence[Press]) -> list[Ticket | ApiError | None]:
+    """:func:`call_next` for several presses at once (see :func:`office.queue.claim.claim_many`):
+    per press its ticket, None, or the refusal it would have raised alone. The events go out after
+    commit, with one counts update per office for the whole batch."""
+    now = ctx.clock.now()
+    outcomes = claim_many(ctx, presses, now)
+    by_office: dict[int, list[Ticket]] = {}
+    for outcome in outcomes:
+        if isinstance(outcome, Claimed) and outcome.ticket is not None:
+            by_office.setdefault(outcome.ticket.office_id, []).append(outcome.ticket)
+            # Looked up here, off the event loop, so that the response is built without I/O.
+            service_names(ctx, outcome.ticket.service_id, outcome.ticket.service_version)
+    for office_id, tickets in by_office.items():
+        publish_change(ctx, office_id, "queue.called", tickets)
+    return [o.ticket if isinstance(o, Claimed) else o for o in outcomes]
+
+
+async def call_next_async(ctx: OfficeContext, agent_id: int, office_id: int) -> Ticket | None:
+    """:func:`call_next` for a request handler on the event loop: presses arriving together are
+    claimed in one batch (:mod:`office.queue.batching`); a refusal is raised as alone."""
+    combiner = combiner_for(ctx, lambda: Combiner(partial(call_next_many, ctx)))
+    return await combiner.submit(Press(agent_id, office_id))
 
 
 def call_ticket(ctx: OfficeContext, agent_id: int, ticket_id: int, reason: str, actor: Actor) -> Ticket:

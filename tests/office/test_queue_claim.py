@@ -2,7 +2,8 @@
 the ticket the reference ordering picks (office.queue.ordering.sql_order with
 office.queue.calling.eligible_services_clause), across priorities, starving tickets, skills and
 transfers to named agents; it refuses agents that are not available or of another office without
-changing anything; it applies the office's stored ring timeout."""
+changing anything; it applies the office's stored ring timeout. A batch of presses
+(office.queue.claim.claim_many) gets, press by press, what each would get alone in turn."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from office.models import (
 from office.queue import actions, agents, calling
 from office.queue.actions import Caller
 from office.queue.calling import eligible_services_clause
+from office.queue.claim import BATCH_SLACK, Press
 from office.queue.config import QueueConfig
 from office.queue.lifecycle import QUEUED_STATES
 from office.queue.numbering import business_date, format_number
@@ -41,8 +43,9 @@ qh, any_qh = support.qh, support.any_qh
 BOUND_MIN = QueueConfig(office_id=0).max_wait_bound_min
 
 
-def _reference_pick(q: QueueHarness, agent_id: int) -> int | None:
-    """The ticket the ORM-expressed rules put first for ``agent_id`` (no locking: tests only)."""
+def _reference_pick(q: QueueHarness, agent_id: int, taken: frozenset[int] = frozenset()) -> int | None:
+    """The ticket the ORM-expressed rules put first for ``agent_id``, ``taken`` left out (no
+    locking: tests only)."""
     now = q.h.clock.now()
     with q.h.ctx.read_db() as s:
         return s.scalar(
@@ -50,6 +53,7 @@ def _reference_pick(q: QueueHarness, agent_id: int) -> int | None:
             .where(
                 Ticket.office_id == q.h.office_id,
                 Ticket.state.in_(QUEUED_STATES),
+                Ticket.id.not_in(taken),
                 or_(Ticket.target_agent_id.is_(None), Ticket.target_agent_id == agent_id),
                 eligible_services_clause(agent_id),
             )
@@ -206,3 +210,105 @@ def test_stored_ring_timeout_and_first_call_are_kept(any_qh: QueueHarness) -> No
     again = calling.call_next(h.ctx, uid, h.office_id)
     assert again is not None and again.id == first.id and again.version == first.version + 2
     assert again.first_called_at == first.called_at and again.called_at == h.clock.now()
+
+
+def _skilled_team(q: QueueHarness) -> tuple[list[int], list[int]]:
+    """Six services in three skills, and agents: two generalists, one per skill; returns (services, team)."""
+    services = [q.services[c] for c in sorted(q.services)[:6]]
+    with q.h.ctx.db() as s, s.begin():
+        s.execute(update(Service).where(Service.id.in_(services[:2])).values(skill="social_security"))
+        s.execute(update(Service).where(Service.id.in_(services[2:4])).values(skill="legal"))
+        s.execute(update(Service).where(Service.id.in_(services[4:])).values(skill=""))
+    team = [q.new_user(Role.AGENT) for _ in range(4)]
+    with q.h.ctx.db() as s, s.begin():
+        s.add(AgentSkill(user_id=team[2], skill="social_security"))
+        s.add(AgentSkill(user_id=team[3], skill="legal"))
+    return services, team
+
+
+@pytest.mark.parametrize("seed", [11, 2027])
+def test_a_batch_of_presses_gets_what_each_press_would_get_in_turn(any_qh: QueueHarness, seed: int) -> None:
+    """Batches of presses (agents with and without skills, named targets, a paused agent, an agent
+    pressing twice): press k gets the reference pick with the batch's earlier picks left out, or the
+    refusal it would get alone; every offer is stamped once and moves its agent."""
+    rng = random.Random(seed)
+    h = any_qh.h
+    services, team = _skilled_team(any_qh)
+    paused = any_qh.new_user(Role.AGENT)
+    _seed_tickets(any_qh, rng, services, team, 60)
+    for uid in team:
+        agents.set_state(h.ctx, uid, h.office_id, AgentStatus.AVAILABLE, window_no=uid % 90 + 1)
+    agents.set_state(h.ctx, paused, h.office_id, AgentStatus.PAUSED, reason="lunch")
+    offered_total = 0
+    for _ in range(40):
+        batch = [uid for uid in team if rng.random() < 0.8] + [paused]
+        batch.append(rng.choice(batch))  # one agent presses twice
+        rng.shuffle(batch)
+        expected: list[int | str | None] = []
+        taken: set[int] = set()
+        state = dict.fromkeys(team, "available") | {paused: "paused"}
+        for uid in batch:
+            if state[uid] != "available":
+                expected.append("agent_not_available")
+                continue
+            pick = _reference_pick(any_qh, uid, frozenset(taken))
+            expected.append(pick)
+            if pick is not None:
+                taken.add(pick)
+                state[uid] = "ringing"
+        got = calling.call_next_many(h.ctx, [Press(uid, h.office_id) for uid in batch])
+        assert [g.code if isinstance(g, ApiError) else (g.id if g else None) for g in got] == expected
+        for uid, g in zip(batch, got, strict=True):
+            if isinstance(g, Ticket):
+                assert g.state == "offered" and g.agent_id == uid and g.window_no == uid % 90 + 1
+                assert g.ring_deadline == h.clock.now() + timedelta(seconds=20)
+                caller = Caller(Actor("user", uid), user_id=uid, office_id=h.office_id)
+                actions.agent_step(h.ctx, g.id, "answer", caller)
+                actions.agent_step(h.ctx, g.id, "complete", caller)
+                agents.set_state(h.ctx, uid, h.office_id, AgentStatus.AVAILABLE)
+        offered_total += len(taken)
+        h.clock.advance(seconds=rng.choice([5, 60, 600]))
+        if not taken:
+            break
+    with h.ctx.read_db() as s:
+        offers = s.scalar(select(func.count()).select_from(TicketEvent).where(TicketEvent.event == "offer"))
+        left = s.scalar(select(func.count()).select_from(Ticket).where(Ticket.state.in_(QUEUED_STATES)))
+        assert s.scalar(select(AgentState.state).where(AgentState.user_id == paused)) == "paused"
+    assert offers == offered_total and offered_total > 0
+    assert left is not None and offered_total + left == 60
+
+
+def test_a_press_whose_ticket_lies_beyond_the_batch_head_still_gets_it(any_qh: QueueHarness) -> None:
+    """A legal specialist whose only ticket sits behind more social-security tickets than the batch
+    reads at the head gets it (the single claim looks further); the generalist gets the first."""
+    h = any_qh.h
+    services, team = _skilled_team(any_qh)
+    generalist, legal = team[0], team[3]
+    behind = BATCH_SLACK + 10
+    now = h.clock.now()
+    with h.ctx.db() as s, s.begin():
+        for i in range(1, behind + 2):
+            s.add(
+                Ticket(
+                    office_id=h.office_id,
+                    station_id=h.station_id,
+                    service_id=services[2] if i == behind + 1 else services[0],
+                    service_version=1,
+                    queue_prefix="A",
+                    business_date=business_date(now, "Asia/Shanghai"),
+                    number=i,
+                    display_number=format_number("A", i),
+                    state="waiting",
+                    priority=Priority.NORMAL,
+                    order_at=now + timedelta(seconds=i),
+                    queued_at=now,
+                    issued_at=now,
+                )
+            )
+    for uid in (generalist, legal):
+        agents.set_state(h.ctx, uid, h.office_id, AgentStatus.AVAILABLE)
+    first, last = _reference_pick(any_qh, generalist), _reference_pick(any_qh, legal)
+    got = calling.call_next_many(h.ctx, [Press(legal, h.office_id), Press(generalist, h.office_id)])
+    assert [g.id if isinstance(g, Ticket) else g for g in got] == [last, first]
+    with h.ctx.read_db() as s:
+        assert s.scalar(select(Ticket.number).where(Ticket.id == last)) == behind + 1

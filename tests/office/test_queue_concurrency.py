@@ -19,6 +19,7 @@ from office.audit import Actor
 from office.models import AgentState, AgentStatus, Priority, Role, Ticket, TicketEvent
 from office.queue import actions, agents, calling
 from office.queue.actions import Caller
+from office.queue.claim import Press
 from office.queue.issue import IssueRequest, issue_ticket
 from office.queue.numbering import business_date, format_number
 from tests.conftest import TIMEOUT
@@ -180,3 +181,53 @@ def test_one_agent_pressing_twice_gets_one_ticket(any_qh: QueueHarness) -> None:
     assert sorted(_together(2, work)) == ["agent_not_available", "offered"]
     with h.ctx.read_db() as s:
         assert s.scalar(select(func.count()).select_from(Ticket).where(Ticket.state == "offered")) == 1
+
+
+def test_batches_and_single_presses_racing_never_share_a_ticket_and_leave_none_stuck(
+    any_qh: QueueHarness,
+) -> None:
+    """5 threads each claim for a batch of 6 agents (as 5 office processes batching their presses)
+    while 20 agents press alone, all looping until 200 tickets are served: every ticket is offered
+    exactly once and ends done; every agent ends available."""
+    h = any_qh.h
+    _bulk_waiting(any_qh, any_qh.services["GOV-SSC-APPLY"], 200)
+    agent_ids = [any_qh.new_user(Role.AGENT) for _ in range(50)]
+    for uid in agent_ids:
+        agents.set_state(h.ctx, uid, h.office_id, AgentStatus.AVAILABLE)
+
+    def serve(uid: int, t: Ticket) -> None:
+        caller = Caller(Actor("user", uid), user_id=uid, office_id=h.office_id)
+        actions.agent_step(h.ctx, t.id, "answer", caller)
+        actions.agent_step(h.ctx, t.id, "complete", caller)
+        agents.set_state(h.ctx, uid, h.office_id, AgentStatus.AVAILABLE)
+
+    def work(i: int) -> list[int]:
+        served: list[int] = []
+        if i < 5:
+            team = agent_ids[30 + 4 * i : 30 + 4 * i + 4] + agent_ids[20 + 2 * i : 20 + 2 * i + 2]
+            while True:
+                got = calling.call_next_many(h.ctx, [Press(uid, h.office_id) for uid in team])
+                tickets = [(uid, t) for uid, t in zip(team, got, strict=True) if isinstance(t, Ticket)]
+                assert not [t for t in got if isinstance(t, Exception)]
+                if not tickets:
+                    return served
+                for uid, t in tickets:
+                    serve(uid, t)
+                    served.append(t.id)
+        uid = agent_ids[i - 5]
+        while True:
+            single = calling.call_next(h.ctx, uid, h.office_id)
+            if single is None:
+                return served
+            serve(uid, single)
+            served.append(single.id)
+
+    served = [tid for chunk in _together(25, work) for tid in chunk]
+    assert len(served) == 200 and len(set(served)) == 200
+    with h.ctx.read_db() as s:
+        offers = Counter(s.scalars(select(TicketEvent.ticket_id).where(TicketEvent.event == "offer")))
+        states = Counter(s.scalars(select(Ticket.state)))
+        agent_states = Counter(s.scalars(select(AgentState.state)))
+    assert len(offers) == 200 and set(offers.values()) == {1}
+    assert states == {"done": 200}
+    assert agent_states == {"available": 50}
