@@ -38,7 +38,15 @@ class DatabaseUnavailable(RuntimeError):
     """The database could not be reached."""
 
 
-def make_engine(url: str, *, pool_size: int = 20, echo: bool = False, pg_schema: str | None = None) -> Engine:
+#: Pooled connections kept open: as many as AnyIO's worker threads (40), which run the office's
+#: blocking work, so a burst that fills the thread pool reuses connections instead of opening
+#: overflow ones and closing them again on check-in (20 new PostgreSQL backends per burst of 50).
+DEFAULT_POOL_SIZE = 40
+
+
+def make_engine(
+    url: str, *, pool_size: int = DEFAULT_POOL_SIZE, echo: bool = False, pg_schema: str | None = None
+) -> Engine:
     """Create an engine for ``url`` with the per-dialect settings the office relies on.
 
     ``pg_schema`` puts every PostgreSQL connection's ``search_path`` on one schema (test isolation).

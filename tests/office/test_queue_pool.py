@@ -1,18 +1,23 @@
 """The PostgreSQL pool the queue's hot path relies on: a connection is pinged only after it sat idle
 (no round trip per checkout during a burst), and a connection the server dropped while idle is
-replaced before anyone uses it."""
+replaced before anyone uses it; a burst as wide as the worker thread pool, repeated, opens no new
+connection (the pool keeps what the burst needed instead of closing overflow connections)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import anyio
 import pytest
+from anyio import to_thread
 from sqlalchemy import Engine, event, text
 
 from office import db
 from office.db import make_engine
-from tests.conftest import PG_URL, _service_missing, postgres_available
+from tests.conftest import PG_URL, TIMEOUT, _service_missing, postgres_available
 
 
 @pytest.fixture
@@ -69,3 +74,38 @@ def test_a_connection_used_moments_ago_is_not_pinged(
     monkeypatch.setattr(pg_engine.dialect, "do_ping", counted_ping)
     assert _backend_pid(pg_engine) == pid
     assert pings == [] and sent == ["SELECT pg_backend_pid()"]
+
+
+async def _worker_threads() -> int:
+    """How many worker threads AnyIO (so Starlette's thread pool) runs at most."""
+    return int(to_thread.current_default_thread_limiter().total_tokens)
+
+
+@pytest.mark.postgres
+def test_a_repeated_burst_as_wide_as_the_thread_pool_opens_no_new_connection() -> None:
+    """40 threads (AnyIO's worker limit) query at once, twice: the second burst reuses the first's
+    connections (the default pool keeps them; overflow connections would be closed and reopened)."""
+    reason = postgres_available()
+    if reason is not None:
+        _service_missing("PostgreSQL", reason)
+    engine = make_engine(PG_URL)
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda *_: opened.append(1))
+    width = anyio.run(_worker_threads)
+    barrier = threading.Barrier(width, timeout=TIMEOUT * 3)
+
+    def query(_: int) -> int:
+        with engine.connect() as conn:
+            barrier.wait()  # all connections checked out at once
+            pid: int = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        return pid
+
+    try:
+        with ThreadPoolExecutor(max_workers=width) as pool:
+            first = set(pool.map(query, range(width)))
+            after_first = len(opened)
+            second = set(pool.map(query, range(width)))
+    finally:
+        engine.dispose()
+    assert after_first == width == len(first)
+    assert len(opened) == after_first and second == first
