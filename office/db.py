@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 __all__ = [
+    "DEFAULT_POOL_SIZE",
     "READONLY_OPTION",
     "DatabaseUnavailable",
     "make_engine",
