@@ -252,8 +252,7 @@ async def _observe(ctx: OfficeContext, hub: SignalingHub, party: Party, data: st
         return  # the hub answered it with an error
     if not isinstance(message, _CALL_STEPS):
         return
-    info = await hub.calls.lookup(message.call_id)
-    if not isinstance(route(party, message, info.parties if info else None), Deliver):
+    if not isinstance(route(party, message, await hub.parties(message.call_id)), Deliver):
         return  # refused (and audited) by the hub
     try:
         notices = await run_in_threadpool(client_event, ctx, party, message)

@@ -66,6 +66,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _REPLACED = b"ctl:replaced:"
+_PARTIES_KEPT = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +162,24 @@ class SignalingHub:
         self.disconnect_errors = disconnect_errors
         self.extra_channels = extra_channels
         self.on_presence = on_presence
+        self._parties: dict[str, CallParties] = {}
+
+    async def parties(self, call_id: str) -> CallParties | None:
+        """The call's two parties, or ``None`` for an unknown call.
+
+        A call's parties never change, so they are remembered (the most recent calls): relaying a
+        description or candidate then costs no look-up. Its state is always looked up afresh.
+        """
+        parties = self._parties.get(call_id)
+        if parties is None:
+            info = await self.calls.lookup(call_id)
+            if info is None:
+                return None
+            parties = info.parties
+            if len(self._parties) >= _PARTIES_KEPT:
+                del self._parties[next(iter(self._parties))]
+            self._parties[call_id] = parties
+        return parties
 
     async def send_to(self, party: Party, message: BaseMessage) -> None:
         """Deliver a message to ``party`` wherever it is connected.
@@ -293,8 +312,7 @@ class _Session:
         elif isinstance(message, Resume):
             await self._resume(message)
         elif isinstance(message, CallMessage):
-            info = await self.hub.calls.lookup(message.call_id)
-            decision = route(self.party, message, info.parties if info else None)
+            decision = route(self.party, message, await self.hub.parties(message.call_id))
             if isinstance(decision, Deliver):
                 await self.hub.send_to(decision.to, message.model_copy(update={"seq": None}))
             else:

@@ -179,8 +179,7 @@ def kiosks_online(request: Request, p: AnyStaff) -> OnlineKiosksOut:
 )
 def create_call(body: StartCallIn, request: Request, p: CallTakers) -> CallOut:
     ctx = ctx_of(request)
-    call, notices = start_call(ctx, p.require_user(), body.ticket_id)
-    deliver(ctx, notices)
+    call, _ = start_call(ctx, p.require_user(), body.ticket_id, announce=lambda n: deliver(ctx, n))
     return _out(call)
 
 
@@ -199,10 +198,9 @@ def call_next_and_start(request: Request, p: CallTakers) -> NextCallOut:
     if ticket is None:
         return NextCallOut(ticket=None, call=None)
     try:
-        call, notices = start_call(ctx, user, ticket.id)
+        call, _ = start_call(ctx, user, ticket.id, announce=lambda n: deliver(ctx, n))
     except ApiError as err:  # the ticket is offered to the agent all the same (e.g. issued by staff)
         return NextCallOut(ticket=_ticket_out(ctx, ticket), call=None, call_error=err.code)
-    deliver(ctx, notices)
     with ctx.read_db() as s:
         rung = s.get(Ticket, ticket.id)
     return NextCallOut(ticket=_ticket_out(ctx, rung or ticket), call=_out(call))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -139,8 +140,19 @@ def _state_notice(call: Call, reason: str | None = None) -> Notice:
     return Notice(parties_of(call), (state,))
 
 
-def start_call(ctx: OfficeContext, user: AuthUser, ticket_id: int) -> tuple[Call, list[Notice]]:
-    """The agent holding an offered or ringing ticket calls its kiosk (see the module docstring)."""
+def start_call(
+    ctx: OfficeContext,
+    user: AuthUser,
+    ticket_id: int,
+    *,
+    announce: Callable[[list[Notice]], None] | None = None,
+) -> tuple[Call, list[Notice]]:
+    """The agent holding an offered or ringing ticket calls its kiosk (see the module docstring).
+
+    With ``announce`` (e.g. :func:`~office.calls.signals.deliver`) the ``call.invite`` goes out
+    through it before the ticket's queue event is published, so the kiosk is rung first (set-up
+    time), and no notices are returned.
+    """
     now = ctx.clock.now()
     actor = Actor("user", user.id)
     rang = False
@@ -186,8 +198,6 @@ def start_call(ctx: OfficeContext, user: AuthUser, ticket_id: int) -> tuple[Call
             s.expunge(call)
     except IntegrityError:
         raise ApiError(409, "call_exists", "this ticket already has a live call") from None
-    if rang:
-        publish_change(ctx, ticket.office_id, "queue.called", [ticket])
     parties = parties_of(call)
     invite = CallInvite(
         call_id=call.id,
@@ -197,7 +207,13 @@ def start_call(ctx: OfficeContext, user: AuthUser, ticket_id: int) -> tuple[Call
         ticket=ticket.display_number,
         service=service_name[:200] if service_name else None,
     )
-    return call, [Notice(parties, (invite,))]
+    notices = [Notice(parties, (invite,))]
+    if announce is not None:
+        announce(notices)
+        notices = []
+    if rang:
+        publish_change(ctx, ticket.office_id, "queue.called", [ticket])
+    return call, notices
 
 
 def _ring(s: Session, ticket: Ticket, user_id: int, now: datetime) -> bool:

@@ -352,3 +352,38 @@ def test_accept_for_a_ticket_that_moved_on_ends_the_call(rig: CallRig) -> None:
         None,
     )
     assert rig.ticket(ticket_id).state == "left"
+
+
+def test_relayed_messages_look_the_call_up_once(rig: CallRig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call's parties never change: the hub looks them up once, not for every description and
+    candidate it relays (each look-up is a database read in a worker thread)."""
+    with rig.kiosk_socket() as kws, rig.agent_socket() as aws:
+        _, call_id = accept_call(rig, kws, aws)
+        hub = rig.h.ctx.hub
+        assert hub is not None
+        looked_up: list[str] = []
+        lookup = hub.calls.lookup
+
+        async def counting(call_id: str) -> object:
+            looked_up.append(call_id)
+            return await lookup(call_id)
+
+        monkeypatch.setattr(hub.calls, "lookup", counting)
+        send(
+            kws,
+            {
+                "type": "description",
+                "call_id": call_id,
+                "generation": 0,
+                "sdp_type": "offer",
+                "sdp": "v=0\r\n",
+            },
+        )
+        expect(aws, "description", call_id=call_id)
+        for n in range(3):
+            candidate = {"candidate": f"candidate:{n} 1 udp 1 127.0.0.1 {4000 + n} typ host", "sdp_mid": "0"}
+            send(aws, {"type": "candidate", "call_id": call_id, "generation": 0, "candidate": candidate})
+            expect(kws, "candidate", call_id=call_id)
+        send(kws, {"type": "call.end", "call_id": "call-unknown", "reason": "completed"})
+        expect(kws, "error", code="unknown_call")
+    assert looked_up and set(looked_up) == {"call-unknown"}  # the call's parties were known since its accept
