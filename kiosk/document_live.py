@@ -13,8 +13,8 @@ track from the start, as a ``sendonly`` transceiver after the face camera and th
   A device that keeps failing stops the feed by itself (:attr:`DocumentFeed.fault`).
 - :class:`DocumentVideoTrack` is one connection's track over the feed: while the feed is live it
   sends the newest frames at ``fps``; otherwise a dark idle frame marked 文档摄像头未开启 /
-  "document camera off" once per ``idle_period`` seconds, so switching costs no renegotiation and the
-  idle track costs almost nothing. Live frames are also shown to :attr:`DocumentFeed.view` (the
+  "document camera off" once per ``idle_period`` seconds (at the live size of a 4:3 camera), so
+  switching costs no renegotiation and the idle track costs almost nothing. Live frames are also shown to :attr:`DocumentFeed.view` (the
   resident's page shows what the agent sees).
 """
 
@@ -103,14 +103,16 @@ class DocumentFeed:
         *,
         fps: float = 12.0,
         max_width: int = 960,
-        idle_size: tuple[int, int] = (640, 480),
+        idle_size: tuple[int, int] | None = None,
         idle_period: float = 1.0,
         max_failures: int = 5,
         retry_delay: float = 0.2,
     ) -> None:
         self.fps = fps
         self.max_width = max_width
-        self.idle_size = idle_size
+        self.idle_size = idle_size or (max_width // 2 * 2, max_width * 3 // 4 // 2 * 2)
+        """The idle frame's size: by default the live size of a 4:3 camera, so switching to live
+        does not change the resolution (no encoder re-initialisation, no forced key frame)."""
         self.idle_period = idle_period
         self.max_failures = max_failures
         self.retry_delay = retry_delay

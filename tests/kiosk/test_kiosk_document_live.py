@@ -268,6 +268,7 @@ async def test_the_offer_has_two_video_mlines_and_frames_flow_on_both() -> None:
     received: dict[str, FrameCounter] = {}
     tasks: list[asyncio.Task[None]] = []
     sizes: dict[str, set[tuple[int, int]]] = {}
+    bright: dict[str, int] = {}
 
     async def watch(track: MediaStreamTrack, mid: str) -> None:
         counter = received.setdefault(mid, FrameCounter())
@@ -276,6 +277,8 @@ async def test_the_offer_has_two_video_mlines_and_frames_flow_on_both() -> None:
             assert isinstance(frame, av.VideoFrame)
             counter.frames += 1
             sizes.setdefault(mid, set()).add((frame.width, frame.height))
+            if float(frame.to_ndarray(format="gray").mean()) > 150:  # the idle frame is dark
+                bright[mid] = bright.get(mid, 0) + 1
 
     def on_track(track: MediaStreamTrack) -> None:
         if track.kind != "video":
@@ -295,19 +298,20 @@ async def test_the_offer_has_two_video_mlines_and_frames_flow_on_both() -> None:
         await kiosk.accept_answer(agent.localDescription.sdp)
         await _until(lambda: received.get(face_mid, FrameCounter()).frames >= 5, "face frames")
         await _until(lambda: received.get(doc_mid, FrameCounter()).frames >= 1, "an idle document frame")
-        assert sizes[doc_mid] == {(640, 480)}
+        assert sizes[doc_mid] == {(320, 240)}  # the idle frame has the live size: no re-initialisation
+        assert bright.get(doc_mid, 0) == 0
         reads = 0
 
         def read() -> Any:
             nonlocal reads
             reads += 1
             time.sleep(1 / 30)
-            return np.full((480, 640, 3), (reads * 7) % 256, dtype=np.uint8)
+            return np.full((480, 640, 3), 180 + reads % 60, dtype=np.uint8)
 
         before = received[doc_mid].frames
         await asyncio.to_thread(feed.start, read)
-        await _until(lambda: received[doc_mid].frames >= before + 10, "live document frames")
-        assert (320, 240) in sizes[doc_mid]
+        await _until(lambda: bright.get(doc_mid, 0) >= 10, "live document frames")
+        assert received[doc_mid].frames >= before + 10 and sizes[doc_mid] == {(320, 240)}
         await asyncio.to_thread(feed.stop)
     finally:
         for task in tasks:
