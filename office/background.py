@@ -1,5 +1,5 @@
 """Periodic work the office runs while it serves: ring time-outs, lost call parties, lapsed holds,
-no-shows, reminders.
+no-shows, reminders, the statistics rollup of finished days.
 
 Each job is a plain synchronous function over the :class:`~office.context.OfficeContext`, run in a
 worker thread on its own interval. Jobs are idempotent and safe on several office instances at once
@@ -25,6 +25,7 @@ from office.context import OfficeContext
 from office.fleet import process_silent_kiosks
 from office.queue.calling import process_timeouts
 from office.ratings import apply_default_ratings, process_overdue_followups
+from office.stats.rollup import process_rollups
 
 __all__ = ["Job", "Scheduler", "default_jobs"]
 
@@ -50,6 +51,7 @@ def default_jobs(notifier: Notifier) -> list[Job]:
         Job("followups.overdue", 300.0, process_overdue_followups),
         Job("fleet.silent_kiosks", 30.0, process_silent_kiosks),
         Job("cases.overdue", 60.0, process_overdue),
+        Job("stats.rollup", 300.0, process_rollups),
     ]
 
 

@@ -18,7 +18,7 @@ from office.context import OfficeContext
 from office.errors import ApiError
 from office.models import Office, Role, Service, Station, User
 from office.queue.numbering import business_date
-from office.stats import Period, live, period
+from office.stats import Period, daily, live, period
 from office.stats.tables import to_csv
 from signaling.messages import Role as PartyRole
 
@@ -28,10 +28,10 @@ router = APIRouter(prefix="/api/stats", tags=["statistics"])
 
 Supervisors = Annotated[Principal, Depends(Allow(Role.SUPERVISOR, Role.ADMIN))]
 OfficeQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="administrators: the office")]
-TargetQuery = Annotated[int, Query(ge=1, le=240, description="target wait in minutes")]
-
-#: The default target wait (minutes) for "served within target".
-DEFAULT_TARGET_MIN = 15
+TargetQuery = Annotated[
+    int | None,
+    Query(ge=1, le=240, description="one target wait in minutes for every service (default: each service's own)"),
+]
 
 
 # --- models ---------------------------------------------------------------------------------------
@@ -124,7 +124,8 @@ class PeriodOut(BaseModel):
     timezone: str
     first_day: date
     last_day: date
-    target_wait_min: int
+    #: The target wait given for every service; null: each service's own ``target_wait_min``.
+    target_wait_min: int | None
     summary: FiguresOut
     stations: list[FiguresOut]
     services: list[FiguresOut]
@@ -265,8 +266,8 @@ def _figures_out(f: period.Figures, names: dict[int, tuple[str, str]]) -> Figure
     )
 
 
-def _period_out(ctx: OfficeContext, office_id: int, p: Period, target_min: int) -> PeriodOut:
-    target_s = target_min * 60.0
+def _period_out(ctx: OfficeContext, office_id: int, p: Period, target_min: int | None) -> PeriodOut:
+    target_s = target_min * 60.0 if target_min is not None else None
     with ctx.read_db() as s:
         stations = {
             r.id: (r.name, r.name_en) for r in s.execute(select(Station.id, Station.name, Station.name_en))
@@ -274,19 +275,19 @@ def _period_out(ctx: OfficeContext, office_id: int, p: Period, target_min: int) 
         services = {
             r.id: (r.name, r.name_en) for r in s.execute(select(Service.id, Service.name, Service.name_en))
         }
-        (summary,) = period.figures(s, office_id, p, target_s)
-        by_station = period.figures(s, office_id, p, target_s, by="station")
-        by_service = period.figures(s, office_id, p, target_s, by="service")
-        agents = period.agent_figures(s, office_id, p)
+        (summary,) = daily.figures(s, office_id, p, target_s)
+        by_station = daily.figures(s, office_id, p, target_s, by="station")
+        by_service = daily.figures(s, office_id, p, target_s, by="service")
+        agents = daily.agent_figures(s, office_id, p)
         names = dict(
             s.execute(
                 select(User.id, User.display_name).where(User.id.in_([a.agent_id for a in agents]))
             ).all()
         )
-        hourly = period.served_per_hour(s, office_id, p)
-        bins = period.wait_distribution(s, office_id, p)
-        trend = period.satisfaction_trend(s, office_id, p)
-        acc = period.wait_accuracy(s, office_id, p)
+        hourly = daily.served_per_hour(s, office_id, p)
+        bins = daily.wait_distribution(s, office_id, p)
+        trend = daily.satisfaction_trend(s, office_id, p)
+        acc = daily.wait_accuracy(s, office_id, p)
     return PeriodOut(
         office_id=office_id,
         timezone=p.zone,
@@ -399,7 +400,7 @@ def get_period(
     office_id: OfficeQuery = None,
     first_day: date | None = None,
     last_day: date | None = None,
-    target_wait_min: TargetQuery = DEFAULT_TARGET_MIN,
+    target_wait_min: TargetQuery = None,
 ) -> PeriodOut:
     ctx = ctx_of(request)
     oid = _office_for(p, office_id)
@@ -408,7 +409,7 @@ def get_period(
 
 
 def _rows(
-    table: Table, ctx: OfficeContext, oid: int, per: Period | None, target: int
+    table: Table, ctx: OfficeContext, oid: int, per: Period | None, target: int | None
 ) -> list[dict[str, Any]]:
     if table in (Table.LIVE_STATIONS, Table.LIVE_AGENTS, Table.LIVE_CALLS):
         lv = _live_out(ctx, oid)
@@ -459,7 +460,7 @@ def export_csv(
     office_id: OfficeQuery = None,
     first_day: date | None = None,
     last_day: date | None = None,
-    target_wait_min: TargetQuery = DEFAULT_TARGET_MIN,
+    target_wait_min: TargetQuery = None,
 ) -> Response:
     ctx = ctx_of(request)
     oid = _office_for(p, office_id)

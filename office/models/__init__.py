@@ -30,7 +30,9 @@ from office.models.queue import (
     TicketState,
 )
 from office.models.ratings import FollowUp, FollowUpEvent, Rating
+from office.models.schedule import BookingPolicyRow, CalendarOverride, OfficeSchedule, RotaShift
 from office.models.stats import (
+    ALL,
     StatsAgentDay,
     StatsAgentDayValue,
     StatsDay,
@@ -38,10 +40,10 @@ from office.models.stats import (
     StatsRollup,
     StatsRollupMark,
 )
-from office.models.schedule import BookingPolicyRow, CalendarOverride, OfficeSchedule, RotaShift
 from office.models.users import Role, User, WebSession
 
 __all__ = [
+    "ALL",
     "AgentSkill",
     "AgentState",
     "AgentStatus",

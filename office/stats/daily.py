@@ -1,15 +1,19 @@
 """The dashboard's period statistics from the per-day rollup plus a raw remainder.
 
 A period = its rolled days (read from the rollup tables, :mod:`office.stats.rollup`) + every other
-day (today, yesterday, days not rolled yet) computed from the raw rows by the same selects the
-rollup is written with. Both halves are unioned in SQL and aggregated together, so every figure is
-the one :mod:`office.stats.period` computes from raw rows alone:
+day (today, yesterday, days not rolled yet) computed from the raw rows by the very selects the
+rollup is written with (:func:`~office.stats.rollup.raw_days`, …). Each half is aggregated in SQL
+per group and the halves are added here, so every figure is the one :mod:`office.stats.period`
+computes from raw rows alone:
 
 * counts, sums and therefore means are additive;
 * percentiles come from summed value histograms at millisecond resolution — the resolution waits
-  and handling times are defined at — so the nearest-rank p90 is exact, not an estimate;
-* "served within target" counts wait values ≤ each service's own target (``services.target_wait_min``)
-  unless one target for all is given.
+  and handling times are defined at — so the nearest-rank p90 is exact, not an estimate. Short
+  periods rank all values of the period; long ones (more than :data:`TOP_DOWN_MIN_DAYS` rolled
+  days) read only each group's largest values, walking the primary key backwards (the p90 is the
+  (n − ⌈0.9·n⌉ + 1)-th largest value), about a tenth of the values;
+* "served within target" counts each ticket against its service's own target wait
+  (``services.target_wait_min``, counted when the day was rolled) unless one target for all is given.
 
 The functions mirror :mod:`office.stats.period` (same result types).
 """
@@ -21,12 +25,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, literal, null, select, union_all
+from sqlalchemy import Integer, and_, column, func, null, select, true, values
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Subquery
 
-from office.models import Service, StatsAgentDay, StatsAgentDayValue, StatsDay, StatsDayValue
+from office.models import ALL, StatsAgentDay, StatsAgentDayValue, StatsDay, StatsDayValue
 from office.queue.estimate import Accuracy
+from office.stats.percentiles import rank_for
 from office.stats.period import (
     WAIT_BINS_MIN,
     AgentFigures,
@@ -39,15 +43,10 @@ from office.stats.period import (
     _dialect,
 )
 from office.stats.periods import Period
-from office.stats.rollup import (
-    raw_agent_days,
-    raw_agent_values,
-    raw_days,
-    raw_values,
-    rolled_days,
-)
+from office.stats.rollup import Grain, raw_agent_days, raw_agent_values, raw_days, raw_values, rolled_days
 
 __all__ = [
+    "TOP_DOWN_MIN_DAYS",
     "agent_figures",
     "figures",
     "satisfaction_trend",
@@ -56,130 +55,262 @@ __all__ = [
     "wait_distribution",
 ]
 
+#: Periods with more rolled days than this read each percentile from the top of every group's
+#: ordered values (about a tenth of them) instead of ranking all of the period's values.
+TOP_DOWN_MIN_DAYS = 14
+
 _SD = StatsDay.__table__
 _SV = StatsDayValue.__table__
 _AD = StatsAgentDay.__table__
 _AV = StatsAgentDayValue.__table__
-_DAY_COLS = [c.name for c in _SD.columns if c.name != "office_id"]
-_AGENT_COLS = [c.name for c in _AD.columns if c.name != "office_id"]
+_KEY = {"office": None, "station": "station_id", "service": "service_id"}
+_SATISFACTION = ("ratings", "rating_defaults", "rating_good", "rating_bad", "rating_level_sum")
+_FIGURES = (
+    "issued",
+    "served",
+    "completed",
+    "no_show",
+    "abandoned",
+    "unserved_at_close",
+    "ended",
+    "within_target",
+    "wait_sum_ms",
+    "handling_n",
+    "handling_sum_ms",
+    *_SATISFACTION,
+)
+_AGENT = ("touched", "served", "completed", "handling_sum_ms", *_SATISFACTION)
+
+Histogram = dict[Any, list[tuple[int, int]]]
+"""Per group key: (value, count) pairs."""
+
+
+def _grain_filter(t: Any, grain: Grain) -> Any:
+    if grain == "office":
+        return and_(t.c.service_id == ALL, t.c.station_id == ALL)
+    if grain == "station":
+        return and_(t.c.service_id == ALL, t.c.station_id != ALL)
+    return and_(t.c.service_id != ALL, t.c.station_id == ALL)
+
+
+def _key(value: Any) -> Any:
+    """A group key as Python sees it (dates come back as text from SQLite)."""
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    return value
 
 
 class _Plan:
-    """Which days of a period come from the rollup and which from raw rows."""
+    """A period split into rolled days (rollup tables) and raw days (raw rows)."""
 
     def __init__(self, s: Session, office_id: int, period: Period, use_rollup: bool) -> None:
+        self.s = s
         self.dialect = _dialect(s)
         self.office_id = office_id
         self.period = period
         self.rolled: list[date] = rolled_days(s, office_id, period) if use_rollup else []
         rolled = set(self.rolled)
         self.raw: list[date] = [d for d in period.days if d not in rolled]
+        self._raw_cache: dict[tuple[str, Grain], Histogram] = {}
+
+    @property
+    def top_down(self) -> bool:
+        return len(self.rolled) > TOP_DOWN_MIN_DAYS
 
     def rolled_filter(self, day_col: Any) -> Any:
         days = self.rolled
-        if (days[-1] - days[0]).days + 1 == len(days):  # contiguous: a range the index serves
+        if (days[-1] - days[0]).days + 1 == len(days):  # contiguous: a range
             return and_(day_col >= days[0], day_col <= days[-1])
         return day_col.in_(days)
 
-    def union(self, stored: Select[Any] | None, raw: Select[Any] | None, name: str) -> Subquery:
-        parts = [p for p in (stored, raw) if p is not None]
-        assert parts, "a period has at least one day"
-        return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery(name)
+    def _sum(self, q_stored: Any, q_raw: Any, names: Sequence[str]) -> dict[Any, dict[str, int]]:
+        out: dict[Any, dict[str, int]] = {}
+        for q in (q_stored, q_raw):
+            if q is None:
+                continue
+            for row in self.s.execute(q):
+                acc = out.setdefault(_key(row[0]), dict.fromkeys(names, 0))
+                for i, name in enumerate(names, start=1):
+                    acc[name] += int(row[i] or 0)
+        return out
 
-    def days(self) -> Subquery:
-        stored = (
-            select(*(_SD.c[c] for c in _DAY_COLS)).where(
-                _SD.c.office_id == self.office_id, self.rolled_filter(_SD.c.day)
-            )
-            if self.rolled
-            else None
-        )
-        raw = raw_days(self.dialect, self.office_id, self.raw, self.period.zone) if self.raw else None
-        return self.union(stored, raw, "days")
+    def counters(self, grain: Grain, names: Sequence[str], by_day: bool = False) -> dict[Any, dict[str, int]]:
+        """Summed ``stats_days`` columns per group of ``grain`` (or per day)."""
+        key = "day" if by_day else _KEY[grain]
 
-    def values(self, kind: str) -> Subquery:
-        cols = ["day", "station_id", "service_id", "value", "n"]
-        stored = (
-            select(*(_SV.c[c] for c in cols)).where(
-                _SV.c.office_id == self.office_id, _SV.c.kind == kind, self.rolled_filter(_SV.c.day)
+        def query(t: Any, where: Any) -> Any:
+            k = t.c[key] if key else null()
+            q = select(k, *(func.sum(t.c[n]) for n in names)).where(where)
+            return q.group_by(t.c[key]) if key else q
+
+        stored = None
+        if self.rolled:
+            where = and_(
+                _SD.c.office_id == self.office_id, _grain_filter(_SD, grain), self.rolled_filter(_SD.c.day)
             )
+            stored = query(_SD, where)
+        raw = None
+        if self.raw:
+            r = raw_days(self.dialect, self.office_id, self.raw, self.period.zone, (grain,)).subquery("r")
+            raw = query(r, true())
+        out = self._sum(stored, raw, names)
+        if not key and not out:
+            out[None] = dict.fromkeys(names, 0)
+        return out
+
+    def agent_counters(self) -> dict[Any, dict[str, int]]:
+        def query(t: Any, where: Any) -> Any:
+            return (
+                select(t.c.agent_id, *(func.sum(t.c[n]) for n in _AGENT)).where(where).group_by(t.c.agent_id)
+            )
+
+        stored = (
+            query(_AD, and_(_AD.c.office_id == self.office_id, self.rolled_filter(_AD.c.day)))
             if self.rolled
             else None
         )
         raw = None
         if self.raw:
-            r = raw_values(self.dialect, self.office_id, self.raw, self.period.zone, kind).subquery("rv")
-            raw = select(*(r.c[c] for c in cols))
-        return self.union(stored, raw, f"values_{kind}")
-
-    def agent_days(self) -> Subquery:
-        stored = (
-            select(*(_AD.c[c] for c in _AGENT_COLS)).where(
-                _AD.c.office_id == self.office_id, self.rolled_filter(_AD.c.day)
+            raw = query(
+                raw_agent_days(self.dialect, self.office_id, self.raw, self.period.zone).subquery("r"), true()
             )
-            if self.rolled
-            else None
-        )
-        raw = raw_agent_days(self.dialect, self.office_id, self.raw, self.period.zone) if self.raw else None
-        return self.union(stored, raw, "agent_days")
+        return self._sum(stored, raw, _AGENT)
 
-    def agent_values(self) -> Subquery:
-        cols = ["day", "agent_id", "value", "n"]
-        stored = (
-            select(*(_AV.c[c] for c in cols)).where(
-                _AV.c.office_id == self.office_id, self.rolled_filter(_AV.c.day)
+    def raw_values(self, kind: str, grain: Grain) -> Histogram:
+        """The raw days' histogram of ``kind`` per group (wait and handling are read together)."""
+        if not self.raw:
+            return {}
+        kinds = ("wait", "handling") if kind in ("wait", "handling") else (kind,)
+        if (kind, grain) not in self._raw_cache:
+            r = raw_values(self.dialect, self.office_id, self.raw, self.period.zone, kinds, grain).subquery(
+                "r"
             )
-            if self.rolled
-            else None
+            k = r.c[_KEY[grain]] if _KEY[grain] else null()
+            q = select(r.c.kind, k, r.c.value, func.sum(r.c.n)).group_by(
+                r.c.kind, *([k] if _KEY[grain] else []), r.c.value
+            )
+            for each in kinds:
+                self._raw_cache[(each, grain)] = {}
+            for kd, key, v, n in self.s.execute(q):
+                self._raw_cache[(kd, grain)].setdefault(key, []).append((int(v), int(n)))
+        return self._raw_cache[(kind, grain)]
+
+    def stored_values(self, kind: str, grain: Grain) -> Histogram:
+        """The rolled days' whole histogram of ``kind`` per group."""
+        out: Histogram = {}
+        if not self.rolled:
+            return out
+        k = _SV.c[_KEY[grain]] if _KEY[grain] else null()
+        q = (
+            select(k, _SV.c.value, func.sum(_SV.c.n))
+            .where(
+                _SV.c.office_id == self.office_id,
+                _SV.c.kind == kind,
+                _grain_filter(_SV, grain),
+                self.rolled_filter(_SV.c.day),
+            )
+            .group_by(*([k] if _KEY[grain] else []), _SV.c.value)
         )
-        raw = raw_agent_values(self.dialect, self.office_id, self.raw, self.period.zone) if self.raw else None
-        return self.union(stored, raw, "agent_values")
+        for key, v, n in self.s.execute(q):
+            out.setdefault(key, []).append((int(v), int(n)))
+        return out
+
+    def p90(self, kind: str, grain: Grain, totals: dict[Any, int]) -> dict[Any, float]:
+        """Exact nearest-rank p90 (seconds) per group of a millisecond histogram."""
+        raw = self.raw_values(kind, grain)
+        if self.top_down:
+            match = and_(_SV.c.office_id == self.office_id, _SV.c.kind == kind, _grain_filter(_SV, grain))
+            key_col = _SV.c[_KEY[grain]] if _KEY[grain] else None
+            stored = _top_rows(self.s, _SV, match, key_col, totals, self.rolled_filter(_SV.c.day))
+        else:
+            stored = self.stored_values(kind, grain)
+        return _from_top(stored, raw, totals)
+
+    def agent_p90(self, totals: dict[Any, int]) -> dict[Any, float]:
+        raw: Histogram = {}
+        if self.raw:
+            r = raw_agent_values(self.dialect, self.office_id, self.raw, self.period.zone).subquery("r")
+            q = select(r.c.agent_id, r.c.value, func.sum(r.c.n)).group_by(r.c.agent_id, r.c.value)
+            for agent, v, n in self.s.execute(q):
+                raw.setdefault(agent, []).append((int(v), int(n)))
+        stored: Histogram = {}
+        if self.rolled and self.top_down:
+            match = _AV.c.office_id == self.office_id
+            stored = _top_rows(self.s, _AV, match, _AV.c.agent_id, totals, self.rolled_filter(_AV.c.day))
+        elif self.rolled:
+            q = (
+                select(_AV.c.agent_id, _AV.c.value, func.sum(_AV.c.n))
+                .where(_AV.c.office_id == self.office_id, self.rolled_filter(_AV.c.day))
+                .group_by(_AV.c.agent_id, _AV.c.value)
+            )
+            for agent, v, n in self.s.execute(q):
+                stored.setdefault(agent, []).append((int(v), int(n)))
+        return _from_top(stored, raw, totals)
 
 
-def _p90(s: Session, values: Subquery, key: str | None) -> dict[Any, float]:
-    """Nearest-rank 90th percentile (seconds) per ``key`` of a value histogram (milliseconds):
-    the smallest value whose cumulative count reaches ⌈0.9·n⌉."""
-    k = values.c[key] if key else null()
-    grouped = (
-        select(k.label("k"), values.c.value, func.sum(values.c.n).label("n"))
-        .group_by(*([values.c[key]] if key else []), values.c.value)
-        .subquery("hist")
-    )
-    part = [grouped.c.k] if key else None
-    ranked = select(
-        grouped.c.k,
-        grouped.c.value,
-        func.sum(grouped.c.n).over(partition_by=part, order_by=grouped.c.value, rows=(None, 0)).label("cum"),
-        func.sum(grouped.c.n).over(partition_by=part).label("total"),
-    ).subquery("ranked")
-    q = (
-        select(ranked.c.k, func.min(ranked.c.value))
-        .where(ranked.c.cum * 100 >= ranked.c.total * 90)
-        .group_by(ranked.c.k)
-    )
-    return {row[0]: int(row[1]) / 1000.0 for row in s.execute(q)}
+def _from_top(stored: Histogram, raw: Histogram, totals: dict[Any, int]) -> dict[Any, float]:
+    """The nearest-rank p90 per key, walking each key's values from the largest: the
+    (n − ⌈0.9·n⌉ + 1)-th largest value is the ⌈0.9·n⌉-th smallest. ``stored`` and ``raw`` hold at
+    least every value that large."""
+    out: dict[Any, float] = {}
+    for key, n in totals.items():
+        if not n:
+            continue
+        need = n - rank_for(n, 90) + 1
+        cum = 0
+        for value, count in sorted(stored.get(key, []) + raw.get(key, []), reverse=True):
+            cum += count
+            if cum >= need:
+                out[key] = value / 1000.0
+                break
+    return out
 
 
-def _mean_ms(total: Any, n: Any) -> float | None:
-    return int(total) / int(n) / 1000.0 if n else None
+def _top_rows(
+    s: Session, table: Any, match: Any, key_col: Any | None, totals: dict[Any, int], day_filter: Any
+) -> Histogram:
+    """Per key, the largest stored (value, n) rows — enough to hold the key's top tenth — read
+    backwards along the primary key (values are in order within a group)."""
+    needs = {k: n - rank_for(n, 90) + 1 for k, n in totals.items() if n}
+    out: Histogram = {}
+    if not needs:
+        return out
+
+    def top(where: Any, limit: Any) -> Any:
+        return (
+            select(table.c.value, table.c.n)
+            .where(match, where, day_filter)
+            .order_by(table.c.value.desc())
+            .limit(limit)
+        )
+
+    if key_col is None or s.get_bind().dialect.name != "postgresql":  # SQLite: no LATERAL
+        for key, need in needs.items():
+            rows = s.execute(top(true() if key_col is None else key_col == key, need))
+            out[key] = [(int(v), int(n)) for v, n in rows]
+        return out
+    lim = values(column("k", Integer), column("lim", Integer), name="lim").data(list(needs.items()))
+    lateral = top(key_col == lim.c.k, lim.c.lim).lateral("top")
+    for k, v, n in s.execute(
+        select(lim.c.k, lateral.c.value, lateral.c.n).select_from(lim.join(lateral, true()))
+    ):
+        out.setdefault(k, []).append((int(v), int(n)))
+    return out
 
 
-def _satisfaction(ratings: Any, defaults: Any, good: Any, bad: Any, level_sum: Any) -> Satisfaction:
-    n = int(ratings or 0)
+def _mean_ms(total: int, n: int) -> float | None:
+    return total / n / 1000.0 if n else None
+
+
+def _satisfaction(c: dict[str, int]) -> Satisfaction:
+    n = c["ratings"]
     return Satisfaction(
         ratings=n,
-        defaults=int(defaults or 0),
-        good=int(good or 0),
-        bad=int(bad or 0),
-        mean_level=int(level_sum) / n if n else None,
+        defaults=c["rating_defaults"],
+        good=c["rating_good"],
+        bad=c["rating_bad"],
+        mean_level=c["rating_level_sum"] / n if n else None,
     )
-
-
-def _sums(sub: Subquery, names: Sequence[str]) -> list[Any]:
-    return [func.coalesce(func.sum(sub.c[c]), 0).label(c) for c in names]
-
-
-_FIGURE_SUMS = [c for c in _DAY_COLS if c not in ("day", "station_id", "service_id")]
 
 
 def figures(
@@ -192,141 +323,119 @@ def figures(
 ) -> list[Figures]:
     """The period's figures for the office (one row, key None) or per station / service.
 
-    "Within target" uses ``target_wait_s`` for every service when given, else each service's own
-    ``target_wait_min``."""
+    "Within target" counts each ticket against its service's own ``target_wait_min`` — or against
+    ``target_wait_s`` for every service when given."""
     plan = _Plan(s, office_id, period, use_rollup)
-    d = plan.days()
-    key_name = {"office": None, "station": "station_id", "service": "service_id"}[by]
-    key = d.c[key_name] if key_name else None
-    q = select(key.label("k") if key is not None else null().label("k"), *_sums(d, _FIGURE_SUMS))
-    if key is not None:
-        q = q.group_by(key).order_by(key)
-    rows = s.execute(q).all()
-    wait_p90 = _p90(s, plan.values("wait"), key_name)
-    handling_p90 = _p90(s, plan.values("handling"), key_name)
-    within = _within_target(s, plan.values("wait"), target_wait_s, key_name)
-    out = []
-    for row in rows:
-        k = None if by == "station" and row.k == 0 else row.k  # 0: tickets without a station
-        out.append(
-            Figures(
-                key=k,
-                issued=int(row.issued),
-                served=int(row.served),
-                completed=int(row.completed),
-                no_show=int(row.no_show),
-                abandoned=int(row.abandoned),
-                unserved_at_close=int(row.unserved_at_close),
-                ended=int(row.ended),
-                within_target=int(within.get(row.k, 0)),
-                wait_mean_s=_mean_ms(row.wait_sum_ms, row.served),
-                wait_p90_s=wait_p90.get(row.k),
-                handling_mean_s=_mean_ms(row.handling_sum_ms, row.handling_n),
-                handling_p90_s=handling_p90.get(row.k),
-                satisfaction=_satisfaction(
-                    row.ratings, row.rating_defaults, row.rating_good, row.rating_bad, row.rating_level_sum
-                ),
-            )
+    grain: Grain = by
+    rows = plan.counters(grain, _FIGURES)
+    wait_p90 = plan.p90("wait", grain, {k: c["served"] for k, c in rows.items()})
+    handling_p90 = plan.p90("handling", grain, {k: c["handling_n"] for k, c in rows.items()})
+    within = (
+        _within(plan, grain, target_wait_s)
+        if target_wait_s is not None
+        else {k: c["within_target"] for k, c in rows.items()}
+    )
+    return [
+        Figures(
+            key=None if by == "station" and k == 0 else k,  # station 0: tickets without a station
+            issued=c["issued"],
+            served=c["served"],
+            completed=c["completed"],
+            no_show=c["no_show"],
+            abandoned=c["abandoned"],
+            unserved_at_close=c["unserved_at_close"],
+            ended=c["ended"],
+            within_target=within.get(k, 0),
+            wait_mean_s=_mean_ms(c["wait_sum_ms"], c["served"]),
+            wait_p90_s=wait_p90.get(k),
+            handling_mean_s=_mean_ms(c["handling_sum_ms"], c["handling_n"]),
+            handling_p90_s=handling_p90.get(k),
+            satisfaction=_satisfaction(c),
         )
+        for k, c in sorted(rows.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+    ]
+
+
+def _within(plan: _Plan, grain: Grain, target_s: float) -> dict[Any, int]:
+    """Served tickets whose wait ≤ ``target_s``, per group."""
+    limit = round(target_s * 1000)
+    out: dict[Any, int] = {}
+    for key, pairs in plan.raw_values("wait", grain).items():
+        out[key] = out.get(key, 0) + sum(n for v, n in pairs if v <= limit)
+    if plan.rolled:
+        k = _SV.c[_KEY[grain]] if _KEY[grain] else null()
+        q = select(k, func.sum(_SV.c.n)).where(
+            _SV.c.office_id == plan.office_id,
+            _SV.c.kind == "wait",
+            _grain_filter(_SV, grain),
+            plan.rolled_filter(_SV.c.day),
+            _SV.c.value <= limit,
+        )
+        if _KEY[grain]:
+            q = q.group_by(k)
+        for key, n in plan.s.execute(q):
+            out[key] = out.get(key, 0) + int(n or 0)
     return out
-
-
-def _within_target(s: Session, waits: Subquery, target_s: float | None, key: str | None) -> dict[Any, int]:
-    """Served tickets whose wait ≤ the target, per key."""
-    if target_s is not None:
-        limit: Any = literal(round(target_s * 1000))
-        source: Any = waits
-    else:
-        sv = Service.__table__
-        limit = sv.c.target_wait_min * 60000
-        source = waits.join(sv, sv.c.id == waits.c.service_id)
-    k = waits.c[key] if key else null()
-    q = select(k.label("k"), func.sum(waits.c.n)).select_from(source).where(waits.c.value <= limit)
-    if key:
-        q = q.group_by(waits.c[key])
-    return {row[0]: int(row[1] or 0) for row in s.execute(q)}
 
 
 def agent_figures(s: Session, office_id: int, period: Period, use_rollup: bool = True) -> list[AgentFigures]:
     """Per agent: tickets answered, completed (handled to done), handling mean and p90, ratings."""
     plan = _Plan(s, office_id, period, use_rollup)
-    a = plan.agent_days()
-    sums = [c for c in _AGENT_COLS if c not in ("day", "agent_id")]
-    q = select(a.c.agent_id.label("k"), *_sums(a, sums)).group_by(a.c.agent_id).order_by(a.c.agent_id)
-    rows = s.execute(q).all()
-    p90 = _p90(s, plan.agent_values(), "agent_id")
+    rows = {k: c for k, c in plan.agent_counters().items() if c["touched"]}
+    p90 = plan.agent_p90({k: c["completed"] for k, c in rows.items()})
     return [
         AgentFigures(
-            agent_id=int(row.k),
-            served=int(row.served),
-            completed=int(row.completed),
-            handling_mean_s=_mean_ms(row.handling_sum_ms, row.completed),
-            handling_p90_s=p90.get(row.k),
-            satisfaction=_satisfaction(
-                row.ratings, row.rating_defaults, row.rating_good, row.rating_bad, row.rating_level_sum
-            ),
+            agent_id=int(k),
+            served=c["served"],
+            completed=c["completed"],
+            handling_mean_s=_mean_ms(c["handling_sum_ms"], c["completed"]),
+            handling_p90_s=p90.get(k),
+            satisfaction=_satisfaction(c),
         )
-        for row in rows
-        if row.touched
+        for k, c in sorted(rows.items())
     ]
 
 
 def served_per_hour(s: Session, office_id: int, period: Period, use_rollup: bool = True) -> list[HourCount]:
     """Tickets by the office-local hour their first serve started (24 rows)."""
     plan = _Plan(s, office_id, period, use_rollup)
-    v = plan.values("q15")
     zone = ZoneInfo(period.zone)
     hours = [0] * 24
-    for q15, n in s.execute(select(v.c.value, func.sum(v.c.n)).group_by(v.c.value)):
-        hours[datetime.fromtimestamp(int(q15) * 900, UTC).astimezone(zone).hour] += int(n)
+    for hist in (plan.stored_values("q15", "office"), plan.raw_values("q15", "office")):
+        for pairs in hist.values():
+            for q15, n in pairs:
+                hours[datetime.fromtimestamp(q15 * 900, UTC).astimezone(zone).hour] += n
     return [HourCount(h, n) for h, n in enumerate(hours)]
 
 
 def wait_distribution(s: Session, office_id: int, period: Period, use_rollup: bool = True) -> list[WaitBin]:
     """Served tickets by wait, in the bins of :data:`office.stats.period.WAIT_BINS_MIN`."""
     plan = _Plan(s, office_id, period, use_rollup)
-    v = plan.values("wait")
     edges = WAIT_BINS_MIN
-    whens = [(v.c.value < edges[i + 1] * 60000, i) for i in range(len(edges) - 1)]
-    idx = case(*whens, else_=len(edges) - 1).label("b")
-    counts = {int(b): int(n) for b, n in s.execute(select(idx, func.sum(v.c.n)).group_by(idx))}
+    names = [f"wait_bin_{i}" for i in range(len(edges))]
+    c = plan.counters("office", names)[None]
     return [
-        WaitBin(lo, edges[i + 1] if i + 1 < len(edges) else None, counts.get(i, 0))
-        for i, lo in enumerate(edges)
+        WaitBin(lo, edges[i + 1] if i + 1 < len(edges) else None, c[names[i]]) for i, lo in enumerate(edges)
     ]
 
 
 def satisfaction_trend(s: Session, office_id: int, period: Period, use_rollup: bool = True) -> list[TrendDay]:
     """Per day of the period: served tickets and their ratings."""
     plan = _Plan(s, office_id, period, use_rollup)
-    d = plan.days()
-    names = ["served", "ratings", "rating_defaults", "rating_good", "rating_bad", "rating_level_sum"]
-    q = select(d.c.day.label("k"), *_sums(d, names)).group_by(d.c.day)
-    by_day = {_as_date(row.k): row for row in s.execute(q)}
+    by_day = plan.counters("office", ("served", *_SATISFACTION), by_day=True)
     out = []
     for day in period.days:
-        row = by_day.get(day)
-        if row is None:
-            out.append(TrendDay(day, 0, Satisfaction()))
-            continue
-        sat = _satisfaction(
-            row.ratings, row.rating_defaults, row.rating_good, row.rating_bad, row.rating_level_sum
-        )
-        out.append(TrendDay(day, int(row.served), sat))
+        c = by_day.get(day)
+        out.append(TrendDay(day, c["served"], _satisfaction(c)) if c else TrendDay(day, 0, Satisfaction()))
     return out
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def wait_accuracy(s: Session, office_id: int, period: Period, use_rollup: bool = True) -> Accuracy:
     """Wait-estimate accuracy: the prediction stored at issue vs issue → first call."""
     plan = _Plan(s, office_id, period, use_rollup)
-    d = plan.days()
-    row = s.execute(select(*_sums(d, ["est_n", "est_err_sum_ms", "est_wait_sum_ms"]))).one()
-    n = int(row.est_n)
+    c = plan.counters("office", ("est_n", "est_err_sum_ms", "est_wait_sum_ms"))[None]
+    n = c["est_n"]
     if not n:
         return Accuracy(0, None, None, None)
-    p90 = _p90(s, plan.values("est_err"), None).get(None)
-    return Accuracy(n, _mean_ms(row.est_err_sum_ms, n), p90, _mean_ms(row.est_wait_sum_ms, n))
+    p90 = plan.p90("est_err", "office", {None: n}).get(None)
+    return Accuracy(n, _mean_ms(c["est_err_sum_ms"], n), p90, _mean_ms(c["est_wait_sum_ms"], n))

@@ -7,8 +7,8 @@ exactly like the rollup tables. Rolling a day is ``INSERT … SELECT`` of those 
 a period query (:mod:`office.stats.daily`) reads rolled days from the tables and the other days
 through the very same selects, so both halves share one definition.
 
-When a day is rolled: once it is *finished* — ``EVENT_SLACK`` after its local midnight, when every
-event a statistic of the day reads is in the past. Until then it is always computed from raw rows.
+When a day is rolled: once it is over (after its local midnight); today is always computed from
+raw rows.
 
 Late changes: a ticket event or a rating (a late rating, a default replaced by the resident's,
 a correction) that touches a ticket of a rolled day, stamped after that day was rolled, makes the
@@ -21,15 +21,30 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import BigInteger, Select, and_, case, cast, delete, func, insert, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from office.context import OfficeContext
 from office.models import (
+    ALL,
     Office,
     Rating,
+    Service,
     StatsAgentDay,
     StatsAgentDayValue,
     StatsDay,
@@ -41,13 +56,18 @@ from office.models import (
     TicketState,
 )
 from office.queue.numbering import business_date
-from office.stats.period import EVENT_SLACK, agent_facts, ticket_facts
+from office.stats.period import WAIT_BINS_MIN, agent_facts, ticket_facts
 from office.stats.periods import Period
 from office.stats.sqlfn import bucket
 
 __all__ = [
+    "DAY_COLS",
+    "GRAINS",
     "KINDS",
+    "KIND_GRAINS",
     "MAX_DAYS_PER_RUN",
+    "VALUE_COLS",
+    "Grain",
     "finished_before",
     "process_rollups",
     "raw_agent_days",
@@ -95,60 +115,145 @@ def _span(days: Sequence[date], zone: str) -> Period:
     return Period(min(days), max(days), zone)
 
 
-def raw_days(dialect: str, office_id: int, days: Sequence[date], zone: str) -> Select[Any]:
-    """The ``stats_days`` rows of ``days`` computed from the raw rows."""
+Grain = Literal["office", "station", "service"]
+#: Every grain a day is rolled up at.
+GRAINS: tuple[Grain, ...] = ("office", "station", "service")
+#: The ``stats_days`` columns a raw or stored day row has, in this order.
+DAY_COLS = (
+    "day",
+    "station_id",
+    "service_id",
+    "issued",
+    "served",
+    "completed",
+    "no_show",
+    "abandoned",
+    "unserved_at_close",
+    "ended",
+    "within_target",
+    "wait_sum_ms",
+    "handling_n",
+    "handling_sum_ms",
+    "ratings",
+    "rating_defaults",
+    "rating_good",
+    "rating_bad",
+    "rating_level_sum",
+    "est_n",
+    "est_err_sum_ms",
+    "est_wait_sum_ms",
+    *(f"wait_bin_{i}" for i in range(len(WAIT_BINS_MIN))),
+)
+#: The ``stats_day_values`` columns, in this order.
+VALUE_COLS = ("kind", "day", "station_id", "service_id", "value", "n")
+
+
+def _keys(f: Any, grain: Grain) -> tuple[Any, Any, list[Any]]:
+    """The (station_id, service_id) of a grain's rows (``ALL`` for the summed-over dimension) and
+    the grain's grouping expressions (the same objects, so SQL sees one expression)."""
+    all_: Any = literal_column(str(ALL))
+    if grain == "station":
+        station = func.coalesce(f.c.station_id, literal_column("0"))
+        return station, all_, [station]
+    if grain == "service":
+        return all_, f.c.service_id, [f.c.service_id]
+    return all_, all_, []
+
+
+def raw_days(
+    dialect: str, office_id: int, days: Sequence[date], zone: str, grains: Sequence[Grain] = GRAINS
+) -> Select[Any]:
+    """The ``stats_days`` rows of ``days`` at ``grains`` computed from the raw rows (columns
+    :data:`DAY_COLS`)."""
     f = ticket_facts(dialect, office_id, _span(days, zone), ratings=True, days=days, estimate=True)
-    station = func.coalesce(f.c.station_id, 0)
-    unserved_left = and_(f.c.state == TicketState.LEFT.value, f.c.wait_s.is_(None))
-    return select(
-        f.c.business_date.label("day"),
-        station.label("station_id"),
-        f.c.service_id.label("service_id"),
-        func.count().label("issued"),
-        func.count(f.c.wait_s).label("served"),
-        _n(f.c.state == _DONE).label("completed"),
-        _n(f.c.state == TicketState.NO_SHOW.value).label("no_show"),
-        _n(and_(unserved_left, f.c.ended_by == "resident")).label("abandoned"),
-        _n(and_(unserved_left, f.c.ended_by != "resident")).label("unserved_at_close"),
-        _n(f.c.state.in_((_DONE, TicketState.NO_SHOW.value, TicketState.LEFT.value))).label("ended"),
-        _sum_ms(f.c.wait_s).label("wait_sum_ms"),
-        func.count(f.c.handling_s).label("handling_n"),
-        _sum_ms(f.c.handling_s).label("handling_sum_ms"),
-        func.count(f.c.r_level).label("ratings"),
-        _n(f.c.r_default.is_(True)).label("rating_defaults"),
-        _n(f.c.r_level >= 4).label("rating_good"),
-        _n(f.c.r_level <= 2).label("rating_bad"),
-        func.coalesce(func.sum(f.c.r_level), 0).label("rating_level_sum"),
-        func.count(f.c.est_err_s).label("est_n"),
-        _sum_ms(f.c.est_err_s).label("est_err_sum_ms"),
-        _sum_ms(f.c.est_wait_s).label("est_wait_sum_ms"),
-    ).group_by(f.c.business_date, station, f.c.service_id)
-
-
-def raw_values(dialect: str, office_id: int, days: Sequence[date], zone: str, kind: str) -> Select[Any]:
-    """The ``stats_day_values`` rows of one ``kind`` for ``days`` from the raw rows."""
-    f = ticket_facts(dialect, office_id, _span(days, zone), days=days, estimate=kind == "est_err")
-    value: Any = {
-        "wait": _ms(f.c.wait_s),
-        "handling": _ms(f.c.handling_s),
-        "est_err": _ms(f.c.est_err_s) if kind == "est_err" else None,
-        "q15": cast(bucket(dialect, f.c.first_serve_ep, 900), BigInteger),
-    }[kind]
-    source = {"wait": f.c.wait_s, "handling": f.c.handling_s, "q15": f.c.first_serve_ep}.get(kind)
-    present = (source if source is not None else f.c.est_err_s).is_not(None)
-    station = func.coalesce(f.c.station_id, 0)
-    return (
-        select(
-            literal(kind).label("kind"),
-            f.c.business_date.label("day"),
-            station.label("station_id"),
-            f.c.service_id.label("service_id"),
-            value.label("value"),
-            func.count().label("n"),
-        )
-        .where(present)
-        .group_by(f.c.business_date, station, f.c.service_id, value)
+    facts = f.element.cte("facts")
+    sv = Service.__table__
+    unserved_left = and_(facts.c.state == TicketState.LEFT.value, facts.c.wait_s.is_(None))
+    edges = WAIT_BINS_MIN
+    wait_bin = case(
+        (facts.c.wait_s.is_(None), -1),
+        *((facts.c.wait_s < edges[i + 1] * 60, i) for i in range(len(edges) - 1)),
+        else_=len(edges) - 1,
     )
+    parts = []
+    for grain in grains:
+        station, service, keys = _keys(facts, grain)
+        q = select(
+            facts.c.business_date.label("day"),
+            station.label("station_id"),
+            service.label("service_id"),
+            func.count().label("issued"),
+            func.count(facts.c.wait_s).label("served"),
+            _n(facts.c.state == _DONE).label("completed"),
+            _n(facts.c.state == TicketState.NO_SHOW.value).label("no_show"),
+            _n(and_(unserved_left, facts.c.ended_by == "resident")).label("abandoned"),
+            _n(and_(unserved_left, facts.c.ended_by != "resident")).label("unserved_at_close"),
+            _n(facts.c.state.in_((_DONE, TicketState.NO_SHOW.value, TicketState.LEFT.value))).label("ended"),
+            _n(facts.c.wait_s <= sv.c.target_wait_min * 60).label("within_target"),
+            _sum_ms(facts.c.wait_s).label("wait_sum_ms"),
+            func.count(facts.c.handling_s).label("handling_n"),
+            _sum_ms(facts.c.handling_s).label("handling_sum_ms"),
+            func.count(facts.c.r_level).label("ratings"),
+            _n(facts.c.r_default.is_(True)).label("rating_defaults"),
+            _n(facts.c.r_level >= 4).label("rating_good"),
+            _n(facts.c.r_level <= 2).label("rating_bad"),
+            func.coalesce(func.sum(facts.c.r_level), 0).label("rating_level_sum"),
+            func.count(facts.c.est_err_s).label("est_n"),
+            _sum_ms(facts.c.est_err_s).label("est_err_sum_ms"),
+            _sum_ms(facts.c.est_wait_s).label("est_wait_sum_ms"),
+            *(_n(wait_bin == i).label(f"wait_bin_{i}") for i in range(len(WAIT_BINS_MIN))),
+        ).select_from(facts.join(sv, sv.c.id == facts.c.service_id))
+        parts.append(q.group_by(facts.c.business_date, *keys))
+    return parts[0] if len(parts) == 1 else select(union_all(*parts).subquery("grains"))
+
+
+#: The grains each value kind is kept at.
+KIND_GRAINS: dict[str, tuple[Grain, ...]] = {
+    "wait": GRAINS,
+    "handling": GRAINS,
+    "est_err": ("office",),
+    "q15": ("office",),
+}
+
+
+def raw_values(
+    dialect: str,
+    office_id: int,
+    days: Sequence[date],
+    zone: str,
+    kinds: Sequence[str],
+    grain: Grain | None = None,
+) -> Select[Any]:
+    """The ``stats_day_values`` rows of ``kinds`` for ``days`` from the raw rows, at ``grain``
+    (default: every grain the kind is kept at); columns :data:`VALUE_COLS`."""
+    f = ticket_facts(dialect, office_id, _span(days, zone), days=days, estimate="est_err" in kinds)
+    facts = f.element.cte("vfacts")
+    parts = []
+    for kind in kinds:
+        value: Any = {
+            "wait": lambda: _ms(facts.c.wait_s),
+            "handling": lambda: _ms(facts.c.handling_s),
+            "est_err": lambda: _ms(facts.c.est_err_s),
+            "q15": lambda: cast(bucket(dialect, facts.c.first_serve_ep, 900), BigInteger),
+        }[kind]()
+        source = {
+            "wait": facts.c.wait_s,
+            "handling": facts.c.handling_s,
+            "q15": facts.c.first_serve_ep,
+        }.get(kind)
+        present = (source if source is not None else facts.c.est_err_s).is_not(None)
+        for g in (grain,) if grain is not None else KIND_GRAINS[kind]:
+            station, service, keys = _keys(facts, g)
+            q = select(
+                literal(kind).label("kind"),
+                facts.c.business_date.label("day"),
+                station.label("station_id"),
+                service.label("service_id"),
+                value.label("value"),
+                func.count().label("n"),
+            ).where(present)
+            parts.append(q.group_by(facts.c.business_date, *keys, value))
+    return parts[0] if len(parts) == 1 else select(union_all(*parts).subquery("kinds"))
 
 
 def raw_agent_days(dialect: str, office_id: int, days: Sequence[date], zone: str) -> Select[Any]:
@@ -222,8 +327,11 @@ def raw_agent_values(dialect: str, office_id: int, days: Sequence[date], zone: s
 
 
 def finished_before(now: datetime, zone: str) -> date:
-    """The first office-local day that is not finished at ``now`` (days before it can be rolled)."""
-    return business_date(now - EVENT_SLACK, zone)
+    """Today in the office (days before it are over and can be rolled up).
+
+    A day is rolled once it is over, although events of its tickets may still come in for
+    ``EVENT_SLACK`` (a call running past midnight, a late rating): each such change re-rolls it."""
+    return business_date(now, zone)
 
 
 def roll_day(s: Session, office_id: int, day: date, zone: str, now: datetime) -> int:
@@ -249,7 +357,7 @@ def roll_days(s: Session, office_id: int, days: Sequence[date], zone: str, now: 
 
     copy(StatsDay, raw_days(dialect, office_id, days, zone))
     for kind in KINDS:
-        copy(StatsDayValue, raw_values(dialect, office_id, days, zone, kind))
+        copy(StatsDayValue, raw_values(dialect, office_id, days, zone, [kind]))
     copy(StatsAgentDay, raw_agent_days(dialect, office_id, days, zone))
     copy(StatsAgentDayValue, raw_agent_values(dialect, office_id, days, zone))
     counts = dict(

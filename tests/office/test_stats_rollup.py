@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from office.models import Rating, Service, StatsDay, StatsDayValue, StatsRollup, Ticket, TicketEvent
@@ -21,9 +21,8 @@ D1 = date(2026, 3, 2)
 D2 = date(2026, 3, 3)
 D3 = date(2026, 3, 4)
 TARGET_S = 15 * 60.0
-D4 = date(2026, 3, 5)
-#: A moment at which D1 and D2 are finished — a day after their midnight — and D3 is not.
-NOW = local(D4, 1)
+#: Noon on D3: D1 and D2 are over (rolled), D3 is today (raw).
+NOW = local(D3, 12)
 
 
 @pytest.fixture
@@ -81,9 +80,9 @@ def _same_figures(mine: object, raw: object) -> None:
 
 
 def test_the_job_rolls_finished_days_only(database: TestDatabase, history: History) -> None:
-    """At 01:00 on D4, D1 and D2 are finished (a day after their midnight) and rolled; D3 is not."""
+    """At noon on D3, D1 and D2 are over and rolled; D3, today, is not."""
     assert finished_before(NOW, ZONE) == D3
-    assert finished_before(NOW - timedelta(hours=2), ZONE) == D2
+    assert finished_before(local(D2, 23, 59), ZONE) == D2
     assert _roll(database, history.office_id) == [D1, D2]
     with Session(database.engine) as s:
         assert rolled_days(s, history.office_id, Period(D1, D3, ZONE)) == [D1, D2]
@@ -95,7 +94,7 @@ def test_the_job_rolls_finished_days_only(database: TestDatabase, history: Histo
 @pytest.mark.parametrize(("first", "last"), [(D1, D1), (D1, D2), (D1, D3), (D2, D3), (D3, D3)])
 @pytest.mark.parametrize("by", ["office", "station", "service"])
 def test_rollup_plus_raw_remainder_equals_the_raw_computation(
-    database: TestDatabase, history: History, first: date, last: date, by: str
+    database: TestDatabase, history: History, first: date, last: date, by: str, percentiles: str
 ) -> None:
     """Rolled days + raw remainder give exactly the raw figures and the known answers."""
     _roll(database, history.office_id)
@@ -117,9 +116,18 @@ def test_rollup_plus_raw_remainder_equals_the_raw_computation(
         assert abs(mine[0].wait_p90_s - exp.wait_p90_s) < 0.001
 
 
+@pytest.fixture(params=["ranked", "top_down"])
+def percentiles(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a percentile is read from the histograms: ranking every value (short periods) and
+    from the top of each group (long periods; forced here for two-day periods)."""
+    if request.param == "top_down":
+        monkeypatch.setattr(daily, "TOP_DOWN_MIN_DAYS", 0)
+    return str(request.param)
+
+
 @pytest.mark.parametrize(("first", "last"), [(D1, D2), (D1, D3)])
 def test_every_dashboard_query_equals_raw(
-    database: TestDatabase, history: History, first: date, last: date
+    database: TestDatabase, history: History, first: date, last: date, percentiles: str
 ) -> None:
     """Agents (transfers split between agents), hours (calls across midnight), wait bins, trend,
     estimate accuracy: rollup-based == raw."""
@@ -215,12 +223,11 @@ def test_a_late_rating_rerolls_its_day(database: TestDatabase, history: History)
 
 
 def test_a_late_ticket_event_rerolls_its_day(database: TestDatabase, history: History) -> None:
-    """A ticket of D2 still waiting when D2 was rolled and closed later (a correction) is re-rolled:
-    it now counts as completed and ended; its serve, more than EVENT_SLACK after D2, is not seen
-    (by definition, in the raw computation too)."""
+    """A ticket of D2 still waiting when D2 was rolled, served and completed later that evening
+    (within EVENT_SLACK of D2's end): D2 is rolled again and counts it served and completed."""
     _roll(database, history.office_id)
     waiting = next(x for x in history.in_period(D2, D2) if x.state == "waiting")
-    later = NOW + timedelta(hours=1)
+    later = local(D3, 18)
     agent = history.agents[0]
     with Session(database.engine) as s, s.begin():
         for at, event, old, new in (
@@ -249,7 +256,7 @@ def test_a_late_ticket_event_rerolls_its_day(database: TestDatabase, history: Hi
         raw = period.figures(s, history.office_id, per, TARGET_S)[0]
     _same_figures(mine, raw)
     exp = history.expected(D2, D2, TARGET_S)
-    assert (mine.served, mine.completed, mine.ended) == (exp.served, exp.completed + 1, exp.ended + 1)
+    assert (mine.served, mine.completed, mine.ended) == (exp.served + 1, exp.completed + 1, exp.ended + 1)
 
 
 def test_within_target_uses_each_services_own_target(database: TestDatabase, history: History) -> None:
@@ -273,3 +280,52 @@ def test_within_target_uses_each_services_own_target(database: TestDatabase, his
     assert office.within_target == sum(expected_by_service.values())
     assert override.within_target == history.expected(D1, D3, TARGET_S).within_target
     assert len(set(expected_by_service.values())) > 1
+
+
+def test_a_call_spanning_midnight_is_rolled_again_when_it_ends(database: TestDatabase) -> None:
+    """D2 is rolled at 00:05 on D3 while its 23:40 ticket is still being served; the call's end
+    (00:15) makes the next run roll D2 again, and the figures then equal the raw computation."""
+    h = History(seed=31)
+    with Session(database.engine) as s, s.begin():
+        h.setup(s)
+        h.day(D2, 24)
+        h.midnight(D2)
+        h.store(s)
+    late = h.lives[-1]
+    done_at = late.events[-1][0]
+    assert done_at > local(D3, 0, 5)
+    with Session(database.engine) as s, s.begin():  # the call has not ended yet at 00:05
+        s.execute(
+            delete(TicketEvent).where(TicketEvent.ticket_id == late.ticket_id, TicketEvent.at == done_at)
+        )
+        s.execute(update(Ticket).where(Ticket.id == late.ticket_id).values(state="serving", ended_by=""))
+        s.execute(delete(Rating).where(Rating.ticket_id == late.ticket_id))
+    assert _roll(database, h.office_id, local(D3, 0, 5)) == [D2]
+    per = Period(D2, D2, ZONE)
+    with Session(database.engine) as s:
+        early = daily.figures(s, h.office_id, per, TARGET_S)[0]
+    assert early.completed == h.expected(D2, D2, TARGET_S).completed - 1
+    with Session(database.engine) as s, s.begin():
+        s.add(
+            TicketEvent(
+                ticket_id=late.ticket_id,
+                office_id=h.office_id,
+                at=done_at,
+                event="complete",
+                from_state="serving",
+                to_state="done",
+                agent_id=h.agents[0],
+                actor="user:1",
+            )
+        )
+        s.execute(update(Ticket).where(Ticket.id == late.ticket_id).values(state="done", ended_by="staff"))
+    assert _roll(database, h.office_id, local(D3, 0, 20)) == [D2]
+    with Session(database.engine) as s:
+        mine = daily.figures(s, h.office_id, per, TARGET_S)[0]
+        raw = period.figures(s, h.office_id, per, TARGET_S)[0]
+        hours = daily.served_per_hour(s, h.office_id, per)
+    _same_figures(mine, raw)
+    exp = h.expected(D2, D2, TARGET_S)
+    assert (mine.completed, mine.handling_mean_s is not None) == (exp.completed, True)
+    assert abs((mine.handling_mean_s or 0) - (exp.handling_mean_s or 0)) < 0.001
+    assert hours[23].served == h.expected_hours(D2, D2)[23] >= 1

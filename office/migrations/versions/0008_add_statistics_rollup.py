@@ -1,6 +1,7 @@
 """add the statistics rollup and per-service target waits
 
-Per office-local day: counters per station × service and per agent, and exact value histograms
+Per office-local day: counters for the office, per station, per service and per agent, and exact
+value histograms
 (wait, handling, estimate error in milliseconds; first-serve quarter-hours), written once a day is
 finished by the ``stats.rollup`` job (office/stats/rollup.py). Services get their own target wait.
 
@@ -56,14 +57,25 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("station_id", sa.Integer(), nullable=False),
         sa.Column("service_id", sa.Integer(), nullable=False),
-        *_counts("issued", "served", "completed", "no_show", "abandoned", "unserved_at_close", "ended"),
+        *_counts(
+            "issued",
+            "served",
+            "completed",
+            "no_show",
+            "abandoned",
+            "unserved_at_close",
+            "ended",
+            "within_target",
+        ),
         *_sums("wait_sum_ms"),
         *_counts("handling_n"),
         *_sums("handling_sum_ms"),
         *_counts("ratings", "rating_defaults", "rating_good", "rating_bad", "rating_level_sum", "est_n"),
         *_sums("est_err_sum_ms", "est_wait_sum_ms"),
-        sa.PrimaryKeyConstraint("office_id", "day", "station_id", "service_id"),
+        *_counts(*(f"wait_bin_{i}" for i in range(8))),
+        sa.PrimaryKeyConstraint("office_id", "service_id", "station_id", "day"),
     )
+    op.create_index("ix_stats_days_office_day", "stats_days", ["office_id", "day"])
     op.create_table(
         "stats_day_values",
         sa.Column("office_id", sa.Integer(), nullable=False),
@@ -73,8 +85,9 @@ def upgrade() -> None:
         sa.Column("service_id", sa.Integer(), nullable=False),
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("office_id", "kind", "day", "station_id", "service_id", "value"),
+        sa.PrimaryKeyConstraint("office_id", "kind", "service_id", "station_id", "value", "day"),
     )
+    op.create_index("ix_stats_day_values_office_kind_day", "stats_day_values", ["office_id", "kind", "day"])
     op.create_table(
         "stats_agent_days",
         sa.Column("office_id", sa.Integer(), nullable=False),
@@ -83,7 +96,7 @@ def upgrade() -> None:
         *_counts("touched", "served", "completed"),
         *_sums("handling_sum_ms"),
         *_counts("ratings", "rating_defaults", "rating_good", "rating_bad", "rating_level_sum"),
-        sa.PrimaryKeyConstraint("office_id", "day", "agent_id"),
+        sa.PrimaryKeyConstraint("office_id", "agent_id", "day"),
     )
     op.create_table(
         "stats_agent_day_values",
@@ -92,8 +105,9 @@ def upgrade() -> None:
         sa.Column("agent_id", sa.Integer(), nullable=False),
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("office_id", "day", "agent_id", "value"),
+        sa.PrimaryKeyConstraint("office_id", "agent_id", "value", "day"),
     )
+    op.create_index("ix_stats_agent_day_values_office_day", "stats_agent_day_values", ["office_id", "day"])
 
 
 def downgrade() -> None:
