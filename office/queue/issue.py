@@ -1,10 +1,14 @@
 """Issuing tickets: from a kiosk (device token) or by staff, optionally bound to the resident's ID.
 
 One transaction: idempotency look-up, office and service checks, one-active-ticket look-up, counter
-increment, insert, stamped ``issue`` event, stored prediction.
+increment, insert, stamped ``issue`` event, stored prediction. The database has the last word: a
+concurrent duplicate (same idempotency key, or same resident and service) fails the UNIQUE
+constraint, the transaction rolls back (its counter increment with it) and the retry finds and
+returns the ticket that won.
 
 Intake hours: a walk-in number taken at a kiosk is refused (409 ``office_closed``, with the next
-opening as ``next_open_at`` in the error body, nothing written) outside the office's opening hours
+opening in the error body — ``next_open_at`` (UTC, ISO 8601), ``next_open_local`` ("YYYY-MM-DD
+HH:MM" in the office's zone) and ``timezone`` — nothing written) outside the office's opening hours
 for the day, in the office's time zone — from the day's first opening to its last closing (a resident
 may take a number during the lunch break and is called after it). Where the office has stored weekly
 hours (``office_schedules``) those apply with holidays, make-up days and the per-date overrides
@@ -12,10 +16,7 @@ hours (``office_schedules``) those apply with holidays, make-up days and the per
 where a per-date override closes it or sets its hours. Staff-issued numbers (a desk serving a
 resident who arrived before closing, 延时服务) and appointment check-ins (booked within the hours;
 check-in opens before the slot) are not bound by the hours. The manual switch
-(``accepting_tickets``) stops every kind of issue. The database has the last word: a
-concurrent duplicate (same idempotency key, or same resident and service) fails the UNIQUE
-constraint, the transaction rolls back (its counter increment with it) and the retry finds and
-returns the ticket that won.
+(``accepting_tickets``) stops every kind of issue.
 """
 
 from __future__ import annotations
@@ -128,13 +129,14 @@ def _check_hours(s: Session, office_id: int, now: datetime) -> None:
     if span is not None and now in span:
         return
     next_open = calendar.next_opening(now)
+    local = next_open.astimezone(calendar.zone).strftime("%Y-%m-%d %H:%M") if next_open else None
     raise ApiError(
         409,
         "office_closed",
-        "the office is closed now; numbers can be taken from "
-        + (next_open.astimezone(calendar.zone).strftime("%Y-%m-%d %H:%M") if next_open else "a later date"),
+        f"the office is closed now; numbers can be taken from {local or 'a later date'}",
         extra={
             "next_open_at": next_open.isoformat() if next_open else None,
+            "next_open_local": local,
             "timezone": calendar.zone.key,
         },
     )

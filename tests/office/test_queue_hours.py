@@ -66,6 +66,7 @@ def test_after_closing_the_kiosk_is_refused_with_the_next_opening_and_nothing_wr
     assert error["code"] == "office_closed"
     assert error["next_open_at"] == "2026-03-07T01:00:00+00:00"
     assert error["timezone"] == "Asia/Shanghai"
+    assert error["next_open_local"] == "2026-03-07 09:00"
     assert "2026-03-07 09:00" in error["message"]
     assert _written(qh) == (0, 0)
     status, body = _take(qh, datetime(2026, 3, 7, 12, 0, tzinfo=SHANGHAI))
