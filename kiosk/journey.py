@@ -377,6 +377,8 @@ class Journey:
         except OfficeError as err:
             logger.info("office refused %s: %s %s", op, err.status, err.code)
             self.message = {"kind": "error", "key": f"error.{err.code}", "fallback": "error.generic"}
+            # The error body's text fields (office_closed: the next opening) for a "<key>.detail" text.
+            self.message |= {k: v for k, v in err.values.items() if k not in self.message}
         finally:
             self.busy = None
         self._publish()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Self
 
 import httpx
@@ -39,11 +39,14 @@ _RETRY_STATUS = frozenset({502, 503, 504})
 class OfficeError(Exception):
     """The office refused a request."""
 
-    def __init__(self, status: int, code: str, path: str) -> None:
+    def __init__(self, status: int, code: str, path: str, values: Mapping[str, str] | None = None) -> None:
         super().__init__(f"{path}: office answered {status} {code}")
         self.status = status
         self.code = code
         self.path = path
+        #: The error body's other text fields (e.g. ``next_open_local`` of ``office_closed``) for
+        #: the message shown; the office puts no personal data in error bodies.
+        self.values: dict[str, str] = dict(values or {})
 
 
 class Unauthorized(OfficeError):
@@ -359,7 +362,12 @@ def _decode(response: httpx.Response, path: str) -> Any:
     if response.status_code < 400:
         return response.json() if response.content else None
     code = "error"
-    with contextlib.suppress(ValueError, KeyError, TypeError):
-        code = str(response.json()["error"]["code"])
+    values: dict[str, str] = {}
+    with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+        body = response.json()["error"]
+        code = str(body["code"])
+        values = {
+            k: v for k, v in body.items() if isinstance(v, str) and k not in ("code", "message", "request_id")
+        }
     error = Unauthorized if response.status_code in (401, 403) else OfficeError
-    raise error(response.status_code, code, path)
+    raise error(response.status_code, code, path, values)

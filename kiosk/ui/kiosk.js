@@ -457,7 +457,11 @@ function render(v) {
   msg.hidden = !v.message;
   if (v.message) {
     const key = v.message.key;
-    const text = catalogs[lang()][key] ? t(key) : t(v.message.fallback || "error.generic");
+    // A "<key>.detail" text filled from the message's fields (e.g. the office's next opening) wins
+    // when all of its {placeholders} are known.
+    const detail = catalogs[lang()][`${key}.detail`] ? t(`${key}.detail`, v.message) : null;
+    const text = detail && !/\{\w+\}/.test(detail) ? detail
+      : catalogs[lang()][key] ? t(key) : t(v.message.fallback || "error.generic");
     msg.className = `message ${v.message.kind}`;
     msg.setAttribute("role", v.message.kind === "error" ? "alert" : "status");
     msg.textContent = v.message.kind === "error" ? `${t("msg.error")}${text}` : text;
