@@ -9,7 +9,8 @@ Call-next is one transaction that two agents can never both win:
   other's rows), under SQLite's serialized writers otherwise;
 * it is claimed with ``UPDATE … WHERE id = :id AND state = :seen AND version = :v``.
 
-The claim is written as fixed SQL in :mod:`office.queue.claim` (one statement on PostgreSQL);
+The claim is written as fixed SQL in :mod:`office.queue.claim` (one statement on PostgreSQL; the
+HTTP route claims presses that arrive together in one batch, :func:`call_next_async`);
 :func:`eligible_services_clause` and :func:`office.queue.ordering.sql_order` are the same rules as
 SQLAlchemy expressions, used by the tests as the reference the claim is checked against.
 """

@@ -15,6 +15,13 @@ with no ORM unit of work:
   :func:`office.queue.txn.writing`): agent and settings in one read, the pick, a state-checked
   ``UPDATE … RETURNING``, the agent move and the event insert.
 
+Presses that arrive together in one office process (:mod:`office.queue.batching`) are claimed by
+:func:`claim_many`: on PostgreSQL one pipelined transaction per office for the whole batch (the
+agents locked, the queue's head locked ``SKIP LOCKED``, pairs made in Python in press order, all
+pairs written by one statement), instead of one statement per press each sorting the queue and
+skipping the same locked head rows; on SQLite one write transaction with a savepoint per press.
+Other processes' claims still meet the row locks and state-checked updates.
+
 The ORDER BY below is :func:`office.queue.ordering.sql_order` spelled in SQL (starving first, then
 priority, order_at, id); the eligibility test is
 :func:`office.queue.calling.eligible_services_clause`. Tests run the ordering scenarios on both
@@ -168,7 +175,7 @@ FOR UPDATE OF t SKIP LOCKED
 )
 
 #: Step 3: every pairing written at once (rows locked by steps 1 and 2, so the checks hold; they
-#: are still state- and version-checked, and the counts are compared before commit).
+#: are still state- and version-checked, and the statement fails unless every pair was written).
 _PG_BATCH_WRITE = """
 WITH pairs AS (
     SELECT * FROM unnest(%(tickets)s::int[], %(agents)s::int[], %(windows)s::int[],
@@ -198,9 +205,11 @@ stamped AS (
     FROM pairs p
     RETURNING id
 )
-SELECT (SELECT count(*) FROM moved) AS moved_count, (SELECT count(*) FROM stamped) AS stamped_count,
+-- Every pair written whole, or divide by zero: the statement fails and the transaction with it.
+SELECT 1 / ((SELECT count(*) FROM offered) = %(n)s AND (SELECT count(*) FROM moved) = %(n)s
+            AND (SELECT count(*) FROM stamped) = %(n)s)::int AS guard,
        offered.*
-FROM offered
+FROM (SELECT 1) AS one LEFT JOIN offered ON TRUE
 """
 
 #: Step 2 reads this many queue rows beyond one per pressing agent, so that agents with narrow
@@ -380,85 +389,104 @@ def _claim_batch_postgresql(
     outcomes: list[Outcome | None],
 ) -> None:
     """Fill ``outcomes`` for ``presses`` ((index, agent id)) of one office; leave None where the
-    single claim must decide (nothing eligible in the head read here)."""
+    single claim must decide (nothing eligible in the head read here).
+
+    Pipelined: BEGIN and both reads go in one round trip, the write and COMMIT in a second (the
+    write's guard fails the statement, so the transaction rolls back, unless every pair was
+    written whole)."""
     agent_ids = sorted({agent for _, agent in presses})
+    limit = len(agent_ids) + BATCH_SLACK
+    pairs: list[tuple[int, int, dict[str, Any]]] = []
     with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         driver: Any = conn.connection.driver_connection
-        with driver.transaction(), driver.cursor(row_factory=dict_row) as cur:
-            cur.execute(_PG_BATCH_AGENTS, {"agents": agent_ids})
-            rows = {row["user_id"]: row for row in cur.fetchall()}
-            ready: list[tuple[int, int, frozenset[str]]] = []
-            seen: set[int] = set()
-            for i, agent in presses:
-                if agent in seen:
-                    continue  # pressed twice: the single claim after commit sees what the first left
-                seen.add(agent)
-                row = rows.get(agent)
-                try:
-                    _refuse(row["state"] if row else None, row["office_id"] if row else None, office_id)
-                except ApiError as err:
-                    outcomes[i] = err
-                    continue
-                ready.append((i, agent, frozenset(row["skills"]) if row else frozenset()))
-            if not ready:
-                return
-            cur.execute(
-                _PG_BATCH_HEAD,
-                {
-                    "office": office_id,
-                    "now": now,
-                    "limit": len(ready) + BATCH_SLACK,
-                    "ring_default": _DEFAULTS.ring_timeout_s,
-                    "bound_default": _DEFAULTS.max_wait_bound_min,
-                },
-            )
-            head = cur.fetchall()
-            taken: set[int] = set()
-            pairs: list[tuple[int, int, dict[str, Any]]] = []
-            for i, agent, skills in ready:
-                pick = next(
-                    (
-                        h
-                        for h in head
-                        if h["id"] not in taken and _eligible(skills, agent, h["skill"], h["target_agent_id"])
-                    ),
-                    None,
+        with (
+            driver.cursor(row_factory=dict_row) as agents_cur,
+            driver.cursor(row_factory=dict_row) as head_cur,
+            driver.cursor(row_factory=dict_row) as write_cur,
+        ):
+            with driver.pipeline(), driver.transaction():
+                agents_cur.execute(_PG_BATCH_AGENTS, {"agents": agent_ids})
+                head_cur.execute(
+                    _PG_BATCH_HEAD,
+                    {
+                        "office": office_id,
+                        "now": now,
+                        "limit": limit,
+                        "ring_default": _DEFAULTS.ring_timeout_s,
+                        "bound_default": _DEFAULTS.max_wait_bound_min,
+                    },
                 )
-                if pick is None:
-                    # Nothing for this agent in the head: if the head held every queued row, nothing
-                    # at all (the agent stays available); otherwise the single claim looks further.
-                    if len(head) < len(ready) + BATCH_SLACK:
-                        outcomes[i] = Claimed(None)
-                    continue
-                taken.add(pick["id"])
-                pairs.append((i, agent, pick))
-            if not pairs:
-                return
-            window = {agent: rows[agent]["window_no"] for _, agent, _ in pairs}
-            cur.execute(
-                _PG_BATCH_WRITE,
-                {
-                    "tickets": [p["id"] for _, _, p in pairs],
-                    "agents": [agent for _, agent, _ in pairs],
-                    "windows": [window[agent] for _, agent, _ in pairs],
-                    "states": [p["state"] for _, _, p in pairs],
-                    "versions": [p["version"] for _, _, p in pairs],
-                    "now": now,
-                    "deadline": now + timedelta(seconds=head[0]["ring_s"]),
-                    "office": office_id,
-                },
+                rows = {row["user_id"]: row for row in agents_cur.fetchall()}
+                head = head_cur.fetchall()
+                pairs = _pair(office_id, presses, rows, head, len(head) < limit, outcomes)
+                if pairs:
+                    write_cur.execute(
+                        _PG_BATCH_WRITE,
+                        {
+                            "tickets": [p["id"] for _, _, p in pairs],
+                            "agents": [agent for _, agent, _ in pairs],
+                            "windows": [rows[agent]["window_no"] for _, agent, _ in pairs],
+                            "states": [p["state"] for _, _, p in pairs],
+                            "versions": [p["version"] for _, _, p in pairs],
+                            "now": now,
+                            "deadline": now + timedelta(seconds=head[0]["ring_s"]),
+                            "office": office_id,
+                            "n": len(pairs),
+                        },
+                    )
+            written = (
+                {row["id"]: row for row in write_cur.fetchall() if row["id"] is not None} if pairs else {}
             )
-            written = {row["id"]: row for row in cur.fetchall()}
-            counts = next(iter(written.values()), {"moved_count": 0, "stamped_count": 0})
-            if not (len(written) == counts["moved_count"] == counts["stamped_count"] == len(pairs)):
-                # Impossible while the rows are locked; roll the whole batch back rather than keep half.
-                raise RuntimeError("batch claim wrote an incomplete set of pairs")
     for i, _, pick in pairs:
         row = written[pick["id"]]
         for name in _UTC_COLUMNS:
             if row[name] is not None:
                 row[name] = row[name].astimezone(UTC)
         outcomes[i] = Claimed(_ticket(row))
+
+
+def _pair(
+    office_id: int,
+    presses: list[tuple[int, int]],
+    agents: dict[int, dict[str, Any]],
+    head: list[dict[str, Any]],
+    whole_queue: bool,
+    outcomes: list[Outcome | None],
+) -> list[tuple[int, int, dict[str, Any]]]:
+    """Presses in order, each given the first head row it may take that no earlier press took:
+    (index, agent id, head row) per pairing. Refusals go into ``outcomes``; so does "nothing" when
+    ``head`` held the whole (unlocked) queue; otherwise a press left unpaired gets the single claim,
+    as does an agent's second press in the batch (it must see what the first left)."""
+    taken: set[int] = set()
+    seen: set[int] = set()
+    pairs: list[tuple[int, int, dict[str, Any]]] = []
+    for i, agent in presses:
+        if agent in seen:
+            continue
+        seen.add(agent)
+        row = agents.get(agent)
+        try:
+            _refuse(row["state"] if row else None, row["office_id"] if row else None, office_id)
+        except ApiError as err:
+            outcomes[i] = err
+            continue
+        assert row is not None
+        skills = frozenset(row["skills"])
+        pick = next(
+            (
+                h
+                for h in head
+                if h["id"] not in taken and _eligible(skills, agent, h["skill"], h["target_agent_id"])
+            ),
+            None,
+        )
+        if pick is None:
+            if whole_queue:
+                outcomes[i] = Claimed(None)  # nothing this agent may take: it stays available
+            continue
+        taken.add(pick["id"])
+        pairs.append((i, agent, pick))
+    return pairs
 
 
 def _claim_sqlite(
