@@ -1,11 +1,19 @@
-// Supervisor dashboard (/console/dashboard.html): the live office (polled) and figures over a period,
-// from /api/stats/live and /api/stats/period; charts drawn with uPlot (shipped in /console/vendor/).
+// Supervisor dashboard (/console/dashboard.html): the live office and figures over a period, from
+// /api/stats/live and /api/stats/period; charts drawn with uPlot (shipped in /console/vendor/).
+// Refreshed by the office's live events (/ws/events via live.js): queue, agent, call, kiosk and
+// rating events refresh the live view (and a period that includes today) after a short quiet
+// time; a slow poll remains for what has no event (kiosks connecting to signaling).
 import { api, currentUser } from "/console/api.js";
 import { lang, load, t, toggle } from "/console/i18n.js";
+import { liveEvents } from "/console/live.js";
 import uPlot from "/console/vendor/uplot/uPlot.esm.js";
 
 const $ = (id) => document.getElementById(id);
-const LIVE_EVERY_MS = 15000;
+const LIVE_EVERY_MS = 60000; // fallback poll; events drive the refreshes
+const LIVE_QUIET_MS = 500; // refresh the live view this long after an event (once per burst)
+const PERIOD_QUIET_MS = 5000; // and a period that includes today this long after a ticket or rating
+const LIVE_TOPICS = ["queue.", "call", "kiosk.", "rating."];
+const PERIOD_TOPICS = ["queue.", "rating."];
 let me = null;
 let officeId = null;
 let lastPeriod = null;
@@ -52,7 +60,8 @@ function query() {
   if (officeId && me.role === "admin") params.set("office_id", officeId);
   if ($("first-day").value) params.set("first_day", $("first-day").value);
   if ($("last-day").value) params.set("last_day", $("last-day").value);
-  params.set("target_wait_min", $("target").value || "15");
+  // Empty: each service's own target wait; a value overrides it for every service.
+  if ($("target").value) params.set("target_wait_min", $("target").value);
   return params;
 }
 
@@ -258,6 +267,42 @@ function setDays(n) {
 
 // --- start ------------------------------------------------------------------------------------
 
+// At most one pending refresh per view: a steady stream of events refreshes every `ms`, not never.
+const timers = {};
+function later(name, ms, fn) {
+  if (timers[name]) return;
+  timers[name] = setTimeout(() => {
+    timers[name] = null;
+    run(fn);
+  }, ms);
+}
+
+function periodIncludesToday() {
+  const today = localDate(new Date());
+  return $("first-day").value <= today && today <= $("last-day").value;
+}
+
+function onEvent(ev) {
+  const topic = String(ev.topic || "");
+  if (topic === "events.dropped") {
+    later("live", LIVE_QUIET_MS, refreshLive);
+    later("period", PERIOD_QUIET_MS, refreshPeriod);
+    return;
+  }
+  if (!LIVE_TOPICS.some((p) => topic.startsWith(p))) return;
+  if (officeId && ev.office_id && String(ev.office_id) !== String(officeId)) return;
+  later("live", LIVE_QUIET_MS, refreshLive);
+  if (PERIOD_TOPICS.some((p) => topic.startsWith(p)) && periodIncludesToday()) {
+    later("period", PERIOD_QUIET_MS, refreshPeriod);
+  }
+}
+
+function onLiveState(state) {
+  document.body.dataset.live = state;
+  // back online: catch up on what may have happened meanwhile
+  if (state === "online") later("live", 0, refreshLive);
+}
+
 async function run(fn) {
   try {
     await fn();
@@ -317,5 +362,6 @@ if (me) {
     await run(refreshLive);
     await run(refreshPeriod);
     setInterval(() => run(refreshLive), LIVE_EVERY_MS);
+    liveEvents({ onEvent, onState: onLiveState });
   }
 }

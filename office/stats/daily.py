@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, column, func, null, select, true, values
+from sqlalchemy import and_, func, null, select, text, true
 from sqlalchemy.orm import Session
 
 from office.models import ALL, StatsAgentDay, StatsAgentDayValue, StatsDay, StatsDayValue
@@ -117,6 +117,14 @@ class _Plan:
     def top_down(self) -> bool:
         return len(self.rolled) > TOP_DOWN_MIN_DAYS
 
+    def pg_days(self) -> tuple[str, dict[str, Any]]:
+        """The rolled days as a condition on ``v.day`` in plain SQL, with the office."""
+        days = self.rolled
+        params: dict[str, Any] = {"office": self.office_id}
+        if (days[-1] - days[0]).days + 1 == len(days):
+            return "v.day BETWEEN :d0 AND :d1", {**params, "d0": days[0], "d1": days[-1]}
+        return "v.day = ANY(:days)", {**params, "days": days}
+
     def rolled_filter(self, day_col: Any) -> Any:
         days = self.rolled
         if (days[-1] - days[0]).days + 1 == len(days):  # contiguous: a range
@@ -151,7 +159,9 @@ class _Plan:
             stored = query(_SD, where)
         raw = None
         if self.raw:
-            r = raw_days(self.dialect, self.office_id, self.raw, self.period.zone, (grain,)).subquery("r")
+            r = raw_days(self.dialect, self.office_id, self.raw, self.period.zone, (grain,), names).subquery(
+                "r"
+            )
             raw = query(r, true())
         out = self._sum(stored, raw, names)
         if not key and not out:
@@ -221,10 +231,19 @@ class _Plan:
         if self.top_down:
             match = and_(_SV.c.office_id == self.office_id, _SV.c.kind == kind, _grain_filter(_SV, grain))
             key_col = _SV.c[_KEY[grain]] if _KEY[grain] else None
-            stored = _top_rows(self.s, _SV, match, key_col, totals, self.rolled_filter(_SV.c.day))
-        else:
-            stored = self.stored_values(kind, grain)
-        return _from_top(stored, raw, totals)
+            pg_where = {"office": "true", "station": "v.service_id = -1", "service": "v.station_id = -1"}[
+                grain
+            ]
+            where, params = self.pg_days()
+            pg = (
+                f"v.office_id = :office AND v.kind = :kind AND {pg_where} AND {where}",
+                {**params, "kind": kind},
+            )
+            stored, above = _top_rows(
+                self.s, _SV, match, key_col, totals, self.rolled_filter(_SV.c.day), raw, pg
+            )
+            return _from_top(stored, raw, totals, above)
+        return _from_top(self.stored_values(kind, grain), raw, totals)
 
     def agent_p90(self, totals: dict[Any, int]) -> dict[Any, float]:
         raw: Histogram = {}
@@ -236,8 +255,11 @@ class _Plan:
         stored: Histogram = {}
         if self.rolled and self.top_down:
             match = _AV.c.office_id == self.office_id
-            stored = _top_rows(self.s, _AV, match, _AV.c.agent_id, totals, self.rolled_filter(_AV.c.day))
-        elif self.rolled:
+            stored, above = _top_rows(
+                self.s, _AV, match, _AV.c.agent_id, totals, self.rolled_filter(_AV.c.day), raw
+            )
+            return _from_top(stored, raw, totals, above)
+        if self.rolled:
             q = (
                 select(_AV.c.agent_id, _AV.c.value, func.sum(_AV.c.n))
                 .where(_AV.c.office_id == self.office_id, self.rolled_filter(_AV.c.day))
@@ -248,16 +270,19 @@ class _Plan:
         return _from_top(stored, raw, totals)
 
 
-def _from_top(stored: Histogram, raw: Histogram, totals: dict[Any, int]) -> dict[Any, float]:
+def _from_top(
+    stored: Histogram, raw: Histogram, totals: dict[Any, int], above: dict[Any, int] | None = None
+) -> dict[Any, float]:
     """The nearest-rank p90 per key, walking each key's values from the largest: the
-    (n − ⌈0.9·n⌉ + 1)-th largest value is the ⌈0.9·n⌉-th smallest. ``stored`` and ``raw`` hold at
-    least every value that large."""
+    (n − ⌈0.9·n⌉ + 1)-th largest value is the ⌈0.9·n⌉-th smallest. ``above`` counts stored values
+    larger than every value ``stored`` lists (read past in SQL); ``stored`` and ``raw`` hold every
+    other value that large."""
     out: dict[Any, float] = {}
     for key, n in totals.items():
         if not n:
             continue
         need = n - rank_for(n, 90) + 1
-        cum = 0
+        cum = (above or {}).get(key, 0)
         for value, count in sorted(stored.get(key, []) + raw.get(key, []), reverse=True):
             cum += count
             if cum >= need:
@@ -267,35 +292,76 @@ def _from_top(stored: Histogram, raw: Histogram, totals: dict[Any, int]) -> dict
 
 
 def _top_rows(
-    s: Session, table: Any, match: Any, key_col: Any | None, totals: dict[Any, int], day_filter: Any
-) -> Histogram:
-    """Per key, the largest stored (value, n) rows — enough to hold the key's top tenth — read
-    backwards along the primary key (values are in order within a group)."""
+    s: Session,
+    table: Any,
+    match: Any,
+    key_col: Any | None,
+    totals: dict[Any, int],
+    day_filter: Any,
+    raw: Histogram,
+    pg: tuple[str, dict[str, Any]] = ("true", {}),
+) -> tuple[Histogram, dict[Any, int]]:
+    """Per key, the stored (value, n) rows among the top tenth that can hold the percentile, and how
+    many stored values lie above them. Read backwards along the primary key (values in order within
+    a group); rows whose running count stays below need − (the key's raw values) cannot be the
+    answer, so only their count comes back."""
     needs = {k: n - rank_for(n, 90) + 1 for k, n in totals.items() if n}
-    out: Histogram = {}
+    rows: Histogram = {}
+    above: dict[Any, int] = {}
     if not needs:
-        return out
+        return rows, above
+    floor = {k: need - sum(c for _, c in raw.get(k, [])) for k, need in needs.items()}
 
-    def top(where: Any, limit: Any) -> Any:
-        return (
+    def top(where: Any, limit: Any, lower: Any) -> Any:
+        t = (
             select(table.c.value, table.c.n)
             .where(match, where, day_filter)
-            .order_by(table.c.value.desc())
+            .order_by(table.c.value.desc(), table.c.day.desc())
             .limit(limit)
+            .subquery("t")
         )
+        cum = func.sum(t.c.n).over(order_by=t.c.value.desc(), rows=(None, 0))
+        ranked = select(t.c.value, t.c.n, cum.label("cum")).subquery("ranked")
+        return select(ranked.c.value, ranked.c.n, ranked.c.cum).where(ranked.c.cum >= lower)
+
+    def keep(key: Any, value: int, n: int, cum: int) -> None:
+        if key not in rows:
+            rows[key] = []
+            above[key] = cum - n
+        rows[key].append((value, n))
 
     if key_col is None or s.get_bind().dialect.name != "postgresql":  # SQLite: no LATERAL
         for key, need in needs.items():
-            rows = s.execute(top(true() if key_col is None else key_col == key, need))
-            out[key] = [(int(v), int(n)) for v, n in rows]
-        return out
-    lim = values(column("k", Integer), column("lim", Integer), name="lim").data(list(needs.items()))
-    lateral = top(key_col == lim.c.k, lim.c.lim).lateral("top")
-    for k, v, n in s.execute(
-        select(lim.c.k, lateral.c.value, lateral.c.n).select_from(lim.join(lateral, true()))
-    ):
-        out.setdefault(k, []).append((int(v), int(n)))
-    return out
+            q = top(true() if key_col is None else key_col == key, need, floor[key])
+            for v, n, cum in s.execute(q):
+                keep(key, int(v), int(n), int(cum))
+        return rows, above
+    # PostgreSQL: every key in one statement, a LATERAL read per key (plain SQL: the key list is
+    # correlated two subqueries deep).
+    where, params = pg
+    q = text(
+        f"""SELECT lim.k, top.value, top.n, top.cum
+        FROM unnest(CAST(:ks AS integer[]), CAST(:lims AS integer[]), CAST(:lowers AS bigint[]))
+             AS lim(k, lim, lower)
+        CROSS JOIN LATERAL (
+          SELECT value, n, cum FROM (
+            SELECT value, n, sum(n) OVER (ORDER BY value DESC, day DESC ROWS UNBOUNDED PRECEDING) AS cum
+            FROM (SELECT v.value, v.n, v.day FROM {table.name} AS v
+                  WHERE v.{key_col.name} = lim.k AND {where}
+                  ORDER BY v.value DESC, v.day DESC LIMIT lim.lim) AS t
+          ) AS r WHERE cum >= lim.lower
+        ) AS top ORDER BY lim.k, top.cum"""  # noqa: S608 (fixed table, column and condition text)
+    )
+    keys = list(needs)
+    bound = {
+        **params,
+        "ks": keys,
+        "lims": [needs[k] for k in keys],
+        "lowers": [floor[k] for k in keys],
+    }
+    for k, v, n, cum in s.execute(q, bound):
+        keep(k, int(v), int(n), int(cum))
+    return rows, above
 
 
 def _mean_ms(total: int, n: int) -> float | None:

@@ -161,11 +161,19 @@ def _keys(f: Any, grain: Grain) -> tuple[Any, Any, list[Any]]:
 
 
 def raw_days(
-    dialect: str, office_id: int, days: Sequence[date], zone: str, grains: Sequence[Grain] = GRAINS
+    dialect: str,
+    office_id: int,
+    days: Sequence[date],
+    zone: str,
+    grains: Sequence[Grain] = GRAINS,
+    names: Sequence[str] | None = None,
 ) -> Select[Any]:
-    """The ``stats_days`` rows of ``days`` at ``grains`` computed from the raw rows (columns
-    :data:`DAY_COLS`)."""
-    f = ticket_facts(dialect, office_id, _span(days, zone), ratings=True, days=days, estimate=True)
+    """The ``stats_days`` rows of ``days`` at ``grains`` computed from the raw rows: columns
+    :data:`DAY_COLS`, or day, station_id, service_id and ``names`` (only what they need is read)."""
+    wanted = [c for c in DAY_COLS[3:] if names is None or c in names]
+    ratings = any(c.startswith("rating") for c in wanted)
+    estimate = any(c.startswith("est_") for c in wanted)
+    f = ticket_facts(dialect, office_id, _span(days, zone), ratings=ratings, days=days, estimate=estimate)
     facts = f.element.cte("facts")
     sv = Service.__table__
     unserved_left = and_(facts.c.state == TicketState.LEFT.value, facts.c.wait_s.is_(None))
@@ -175,6 +183,32 @@ def raw_days(
         *((facts.c.wait_s < edges[i + 1] * 60, i) for i in range(len(edges) - 1)),
         else_=len(edges) - 1,
     )
+    terminal = (_DONE, TicketState.NO_SHOW.value, TicketState.LEFT.value)
+    exprs: dict[str, Any] = {
+        "issued": lambda: func.count(),
+        "served": lambda: func.count(facts.c.wait_s),
+        "completed": lambda: _n(facts.c.state == _DONE),
+        "no_show": lambda: _n(facts.c.state == TicketState.NO_SHOW.value),
+        "abandoned": lambda: _n(and_(unserved_left, facts.c.ended_by == "resident")),
+        "unserved_at_close": lambda: _n(and_(unserved_left, facts.c.ended_by != "resident")),
+        "ended": lambda: _n(facts.c.state.in_(terminal)),
+        "within_target": lambda: _n(facts.c.wait_s <= sv.c.target_wait_min * 60),
+        "wait_sum_ms": lambda: _sum_ms(facts.c.wait_s),
+        "handling_n": lambda: func.count(facts.c.handling_s),
+        "handling_sum_ms": lambda: _sum_ms(facts.c.handling_s),
+        "ratings": lambda: func.count(facts.c.r_level),
+        "rating_defaults": lambda: _n(facts.c.r_default.is_(True)),
+        "rating_good": lambda: _n(facts.c.r_level >= 4),
+        "rating_bad": lambda: _n(facts.c.r_level <= 2),
+        "rating_level_sum": lambda: func.coalesce(func.sum(facts.c.r_level), 0),
+        "est_n": lambda: func.count(facts.c.est_err_s),
+        "est_err_sum_ms": lambda: _sum_ms(facts.c.est_err_s),
+        "est_wait_sum_ms": lambda: _sum_ms(facts.c.est_wait_s),
+        **{f"wait_bin_{i}": (lambda i=i: _n(wait_bin == i)) for i in range(len(edges))},
+    }
+    source: Any = facts
+    if "within_target" in wanted:
+        source = facts.join(sv, sv.c.id == facts.c.service_id)
     parts = []
     for grain in grains:
         station, service, keys = _keys(facts, grain)
@@ -182,27 +216,8 @@ def raw_days(
             facts.c.business_date.label("day"),
             station.label("station_id"),
             service.label("service_id"),
-            func.count().label("issued"),
-            func.count(facts.c.wait_s).label("served"),
-            _n(facts.c.state == _DONE).label("completed"),
-            _n(facts.c.state == TicketState.NO_SHOW.value).label("no_show"),
-            _n(and_(unserved_left, facts.c.ended_by == "resident")).label("abandoned"),
-            _n(and_(unserved_left, facts.c.ended_by != "resident")).label("unserved_at_close"),
-            _n(facts.c.state.in_((_DONE, TicketState.NO_SHOW.value, TicketState.LEFT.value))).label("ended"),
-            _n(facts.c.wait_s <= sv.c.target_wait_min * 60).label("within_target"),
-            _sum_ms(facts.c.wait_s).label("wait_sum_ms"),
-            func.count(facts.c.handling_s).label("handling_n"),
-            _sum_ms(facts.c.handling_s).label("handling_sum_ms"),
-            func.count(facts.c.r_level).label("ratings"),
-            _n(facts.c.r_default.is_(True)).label("rating_defaults"),
-            _n(facts.c.r_level >= 4).label("rating_good"),
-            _n(facts.c.r_level <= 2).label("rating_bad"),
-            func.coalesce(func.sum(facts.c.r_level), 0).label("rating_level_sum"),
-            func.count(facts.c.est_err_s).label("est_n"),
-            _sum_ms(facts.c.est_err_s).label("est_err_sum_ms"),
-            _sum_ms(facts.c.est_wait_s).label("est_wait_sum_ms"),
-            *(_n(wait_bin == i).label(f"wait_bin_{i}") for i in range(len(WAIT_BINS_MIN))),
-        ).select_from(facts.join(sv, sv.c.id == facts.c.service_id))
+            *(exprs[c]().label(c) for c in wanted),
+        ).select_from(source)
         parts.append(q.group_by(facts.c.business_date, *keys))
     return parts[0] if len(parts) == 1 else select(union_all(*parts).subquery("grains"))
 

@@ -1,5 +1,6 @@
 """The supervisor dashboard in real Chromium against a real office process: for a seeded day its
-figures, tables and charts show what the statistics API returns."""
+figures, tables and charts show what the statistics API returns; the live view follows the office's
+events."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from office.models import Role
 from office.queue.closing import close_past_days
+from office.seed_catalog import seed_catalog
 from tests.e2e.conftest import LiveOffice, screenshot
+from tests.e2e.test_board import _kiosk, _service_id
 from tests.office.test_stats_support import History
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -129,3 +132,24 @@ def test_an_agent_is_refused_the_statistics(live_office: LiveOffice, page: Any) 
     page.fill("#password", "Agent-pass-123")
     page.click("#submit")
     expect(page.locator("#error")).to_have_text("无法加载统计：仅值班长和管理员可查看统计看板")
+
+
+def test_the_live_view_follows_the_office_events(live_office: LiveOffice, page: Any) -> None:
+    """A ticket issued at a kiosk shows in the live view and today's figures through the office's
+    events, long before the fallback poll (60 s) would fetch them."""
+    seed_catalog(live_office.ctx)
+    live_office.add_user("sup2", Role.SUPERVISOR, "Sup-pass-1234")
+    page.goto(f"{live_office.url}/console/login.html?next=/console/dashboard.html")
+    page.fill("#username", "sup2")
+    page.fill("#password", "Sup-pass-1234")
+    page.click("#submit")
+    expect(page.locator("body")).to_have_attribute("data-live", "online")
+    expect(page.locator("#live-waiting")).to_have_text("0")
+    expect(page.locator("#kpi-issued")).to_have_attribute("data-value", "0")
+    kiosk = _kiosk(live_office)
+    service = _service_id(live_office, "GOV-SSC-APPLY")
+    for _ in range(2):
+        assert kiosk.post("/api/queue/tickets", json={"service_id": service}).status_code == 201
+    expect(page.locator("#live-waiting")).to_have_text("2", timeout=10_000)
+    expect(page.locator("#kpi-issued")).to_have_attribute("data-value", "2", timeout=15_000)
+    assert page.console_errors == []
