@@ -85,6 +85,12 @@ Histogram = dict[Any, list[tuple[int, int]]]
 """Per group key: (value, count) pairs."""
 
 
+def _key_col(t: Any, grain: Grain) -> Any:
+    """The column a grain's rows are keyed by (None: one row for the office)."""
+    name = _KEY[grain]
+    return t.c[name] if name is not None else None
+
+
 def _grain_filter(t: Any, grain: Grain) -> Any:
     if grain == "office":
         return and_(t.c.service_id == ALL, t.c.station_id == ALL)
@@ -195,7 +201,7 @@ class _Plan:
             r = raw_values(self.dialect, self.office_id, self.raw, self.period.zone, kinds, grain).subquery(
                 "r"
             )
-            k = r.c[_KEY[grain]] if _KEY[grain] else null()
+            k = _key_col(r, grain) if _KEY[grain] else null()
             q = select(r.c.kind, k, r.c.value, func.sum(r.c.n)).group_by(
                 r.c.kind, *([k] if _KEY[grain] else []), r.c.value
             )
@@ -210,7 +216,7 @@ class _Plan:
         out: Histogram = {}
         if not self.rolled:
             return out
-        k = _SV.c[_KEY[grain]] if _KEY[grain] else null()
+        k = _key_col(_SV, grain) if _KEY[grain] else null()
         q = (
             select(k, _SV.c.value, func.sum(_SV.c.n))
             .where(
@@ -230,7 +236,7 @@ class _Plan:
         raw = self.raw_values(kind, grain)
         if self.top_down:
             match = and_(_SV.c.office_id == self.office_id, _SV.c.kind == kind, _grain_filter(_SV, grain))
-            key_col = _SV.c[_KEY[grain]] if _KEY[grain] else None
+            key_col = _key_col(_SV, grain)
             pg_where = {"office": "true", "station": "v.service_id = -1", "service": "v.station_id = -1"}[
                 grain
             ]
@@ -429,7 +435,7 @@ def _within(plan: _Plan, grain: Grain, target_s: float) -> dict[Any, int]:
     for key, pairs in plan.raw_values("wait", grain).items():
         out[key] = out.get(key, 0) + sum(n for v, n in pairs if v <= limit)
     if plan.rolled:
-        k = _SV.c[_KEY[grain]] if _KEY[grain] else null()
+        k = _key_col(_SV, grain) if _KEY[grain] else null()
         q = select(k, func.sum(_SV.c.n)).where(
             _SV.c.office_id == plan.office_id,
             _SV.c.kind == "wait",

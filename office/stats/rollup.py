@@ -245,12 +245,11 @@ def raw_values(
     facts = f.element.cte("vfacts")
     parts = []
     for kind in kinds:
-        value: Any = {
-            "wait": lambda: _ms(facts.c.wait_s),
-            "handling": lambda: _ms(facts.c.handling_s),
-            "est_err": lambda: _ms(facts.c.est_err_s),
-            "q15": lambda: cast(bucket(dialect, facts.c.first_serve_ep, 900), BigInteger),
-        }[kind]()
+        value: Any = (
+            cast(bucket(dialect, facts.c.first_serve_ep, 900), BigInteger)
+            if kind == "q15"
+            else _ms(facts.c[{"wait": "wait_s", "handling": "handling_s", "est_err": "est_err_s"}[kind]])
+        )
         source = {
             "wait": facts.c.wait_s,
             "handling": facts.c.handling_s,
@@ -375,7 +374,7 @@ def roll_days(s: Session, office_id: int, days: Sequence[date], zone: str, now: 
         copy(StatsDayValue, raw_values(dialect, office_id, days, zone, [kind]))
     copy(StatsAgentDay, raw_agent_days(dialect, office_id, days, zone))
     copy(StatsAgentDayValue, raw_agent_values(dialect, office_id, days, zone))
-    counts = dict(
+    counts: dict[date, int] = dict(
         s.execute(
             select(_T.c.business_date, func.count())
             .where(_T.c.office_id == office_id, _T.c.business_date.in_(days))
@@ -383,7 +382,7 @@ def roll_days(s: Session, office_id: int, days: Sequence[date], zone: str, now: 
         ).all()
     )
     s.add_all(
-        StatsRollup(office_id=office_id, day=d, rolled_at=now, tickets=int(counts.get(d, 0))) for d in days
+        [StatsRollup(office_id=office_id, day=d, rolled_at=now, tickets=int(counts.get(d, 0))) for d in days]
     )
     s.flush()
     return sum(int(n) for n in counts.values())
