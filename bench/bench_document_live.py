@@ -127,25 +127,50 @@ async def run(rounds: int, window: float, width: int, fps: float) -> list[dict[s
             devices = DeviceService({"document_camera": DOC_URL}, consent=auto_grant, document=feed)
             call = Call(mode != "baseline", feed)
             try:
-                await call.connect()
-                if mode == "live":
-                    for attempt in ("cold", "warm"):
-                        if attempt == "warm":  # back to idle, then on again: the camera is open now
-                            await devices.handle(_request(HwAction.DOCUMENT_LIVE_STOP), _progress)
-                            await call.first_frame(time.monotonic(), live=False)
-                        asked = time.monotonic()
-                        result = await devices.handle(_request(HwAction.DOCUMENT_LIVE_START), _progress)
-                        assert result.outcome.value == "ok", result
-                        start_ms[attempt].append((time.monotonic() - asked) * 1000)
-                        switch_ms[attempt].append((await call.first_frame(asked, live=True) - asked) * 1000)
-                await asyncio.sleep(1.0)  # settle (encoder ramp-up)
-                before = call.frames.get("2", 0)
-                cpu[mode].append(await _window(window))
-                if mode == "live":
-                    live_fps.append((call.frames.get("2", 0) - before) / window)
+                async with asyncio.timeout(120):  # a stuck mode fails the bench instead of hanging it
+                    await _measure(mode, call, devices, cpu, switch_ms, start_ms, live_fps, window)
             finally:
-                await call.close()
-                await devices.close()
+                await asyncio.wait_for(call.close(), 30)
+                await asyncio.wait_for(devices.close(), 30)
+    return _lines(cpu, switch_ms, start_ms, live_fps, width, fps)
+
+
+async def _measure(
+    mode: str,
+    call: Call,
+    devices: DeviceService,
+    cpu: dict[str, list[float]],
+    switch_ms: dict[str, list[float]],
+    start_ms: dict[str, list[float]],
+    live_fps: list[float],
+    window: float,
+) -> None:
+    await call.connect()
+    if mode == "live":
+        for attempt in ("cold", "warm"):
+            if attempt == "warm":  # back to idle, then on again: the camera is open now
+                await devices.handle(_request(HwAction.DOCUMENT_LIVE_STOP), _progress)
+                await call.first_frame(time.monotonic(), live=False)
+            asked = time.monotonic()
+            result = await devices.handle(_request(HwAction.DOCUMENT_LIVE_START), _progress)
+            assert result.outcome.value == "ok", result
+            start_ms[attempt].append((time.monotonic() - asked) * 1000)
+            switch_ms[attempt].append((await call.first_frame(asked, live=True) - asked) * 1000)
+    await asyncio.sleep(1.0)  # settle (encoder ramp-up)
+    before = call.frames.get("2", 0)
+    cpu[mode].append(await _window(window))
+    if mode == "live":
+        live_fps.append((call.frames.get("2", 0) - before) / window)
+
+
+def _lines(
+    cpu: dict[str, list[float]],
+    switch_ms: dict[str, list[float]],
+    start_ms: dict[str, list[float]],
+    live_fps: list[float],
+    width: int,
+    fps: float,
+) -> list[dict[str, Any]]:
     load = os.getloadavg()[0]
     lines: list[dict[str, Any]] = []
     for mode, values in cpu.items():
@@ -200,7 +225,7 @@ async def run(rounds: int, window: float, width: int, fps: float) -> list[dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--window", type=float, default=3.0, help="seconds of CPU measurement per mode")
     parser.add_argument("--width", type=int, default=960)
     parser.add_argument("--fps", type=float, default=12.0)
