@@ -36,6 +36,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from sqlalchemy import Connection, Integer, TextClause, bindparam, text
 
@@ -404,39 +405,48 @@ def _claim_batch_postgresql(
             driver.cursor(row_factory=dict_row) as head_cur,
             driver.cursor(row_factory=dict_row) as write_cur,
         ):
-            with driver.pipeline(), driver.transaction():
-                agents_cur.execute(_PG_BATCH_AGENTS, {"agents": agent_ids})
-                head_cur.execute(
-                    _PG_BATCH_HEAD,
-                    {
-                        "office": office_id,
-                        "now": now,
-                        "limit": limit,
-                        "ring_default": _DEFAULTS.ring_timeout_s,
-                        "bound_default": _DEFAULTS.max_wait_bound_min,
-                    },
-                )
-                rows = {row["user_id"]: row for row in agents_cur.fetchall()}
-                head = head_cur.fetchall()
-                pairs = _pair(office_id, presses, rows, head, len(head) < limit, outcomes)
-                if pairs:
-                    write_cur.execute(
-                        _PG_BATCH_WRITE,
+            try:
+                # BEGIN and COMMIT sent as plain statements inside the pipeline (psycopg's own
+                # transaction block would wait for each): 2 round trips in all.
+                with driver.pipeline():
+                    agents_cur.execute("BEGIN")
+                    agents_cur.execute(_PG_BATCH_AGENTS, {"agents": agent_ids})
+                    head_cur.execute(
+                        _PG_BATCH_HEAD,
                         {
-                            "tickets": [p["id"] for _, _, p in pairs],
-                            "agents": [agent for _, agent, _ in pairs],
-                            "windows": [rows[agent]["window_no"] for _, agent, _ in pairs],
-                            "states": [p["state"] for _, _, p in pairs],
-                            "versions": [p["version"] for _, _, p in pairs],
-                            "now": now,
-                            "deadline": now + timedelta(seconds=head[0]["ring_s"]),
                             "office": office_id,
-                            "n": len(pairs),
+                            "now": now,
+                            "limit": limit,
+                            "ring_default": _DEFAULTS.ring_timeout_s,
+                            "bound_default": _DEFAULTS.max_wait_bound_min,
                         },
                     )
-            written = (
-                {row["id"]: row for row in write_cur.fetchall() if row["id"] is not None} if pairs else {}
-            )
+                    rows = {row["user_id"]: row for row in agents_cur.fetchall()}
+                    head = head_cur.fetchall()
+                    pairs = _pair(office_id, presses, rows, head, len(head) < limit, outcomes)
+                    if pairs:
+                        write_cur.execute(
+                            _PG_BATCH_WRITE,
+                            {
+                                "tickets": [p["id"] for _, _, p in pairs],
+                                "agents": [agent for _, agent, _ in pairs],
+                                "windows": [rows[agent]["window_no"] for _, agent, _ in pairs],
+                                "states": [p["state"] for _, _, p in pairs],
+                                "versions": [p["version"] for _, _, p in pairs],
+                                "now": now,
+                                "deadline": now + timedelta(seconds=head[0]["ring_s"]),
+                                "office": office_id,
+                                "n": len(pairs),
+                            },
+                        )
+                    head_cur.execute("COMMIT")  # the block's exit syncs: write and commit in one trip
+                written = (
+                    {row["id"]: row for row in write_cur.fetchall() if row["id"] is not None} if pairs else {}
+                )
+            except BaseException:
+                if driver.info.transaction_status != TransactionStatus.IDLE:
+                    driver.execute("ROLLBACK")
+                raise
     for i, _, pick in pairs:
         row = written[pick["id"]]
         for name in _UTC_COLUMNS:

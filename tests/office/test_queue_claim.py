@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import func, or_, select, update
 
@@ -27,7 +29,7 @@ from office.models import (
     Ticket,
     TicketEvent,
 )
-from office.queue import actions, agents, calling
+from office.queue import actions, agents, calling, claim
 from office.queue.actions import Caller
 from office.queue.calling import eligible_services_clause
 from office.queue.claim import BATCH_SLACK, Press
@@ -312,3 +314,37 @@ def test_a_press_whose_ticket_lies_beyond_the_batch_head_still_gets_it(any_qh: Q
     assert [g.id if isinstance(g, Ticket) else g for g in got] == [last, first]
     with h.ctx.read_db() as s:
         assert s.scalar(select(Ticket.number).where(Ticket.id == last)) == behind + 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_a_batch_write_that_cannot_complete_keeps_nothing(
+    any_qh: QueueHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL batch: one pairing made stale (its version no longer matches) makes the write's
+    guard fail the statement; the transaction rolls back (no ticket, agent or event changed) and
+    the pooled connection serves the next batch."""
+    h = any_qh.h
+    _seed_tickets(any_qh, random.Random(5), [any_qh.services["GOV-SSC-APPLY"]], [], 3)
+    team = [any_qh.new_user(Role.AGENT) for _ in range(2)]
+    for uid in team:
+        agents.set_state(h.ctx, uid, h.office_id, AgentStatus.AVAILABLE)
+    real_pair = claim._pair
+
+    def stale_last(*args: Any) -> list[tuple[int, int, dict[str, Any]]]:
+        pairs = real_pair(*args)
+        i, agent, row = pairs[-1]
+        pairs[-1] = (i, agent, {**row, "version": row["version"] + 7})
+        return pairs
+
+    monkeypatch.setattr(claim, "_pair", stale_last)
+    presses = [Press(uid, h.office_id) for uid in team]
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        claim.claim_many(h.ctx, presses, h.clock.now())
+    with h.ctx.read_db() as s:
+        assert s.scalar(select(func.count()).select_from(TicketEvent)) == 0
+        assert set(s.scalars(select(Ticket.state))) <= {s.value for s in QUEUED_STATES}
+        assert set(s.scalars(select(AgentState.state))) == {"available"}
+    monkeypatch.undo()
+    got = claim.claim_many(h.ctx, presses, h.clock.now())
+    assert all(isinstance(g, claim.Claimed) and g.ticket is not None for g in got)
