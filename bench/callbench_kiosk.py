@@ -13,10 +13,12 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from typing import Any
 
 from callbench_probe import Probe
 
 import kiosk.cli
+import kiosk.media_session
 import kiosk.peer
 from kiosk.media import SyntheticVideoTrack
 
@@ -25,6 +27,16 @@ def main() -> int:
     probe = Probe(os.environ["CALLBENCH_PROBE"])
     setattr(kiosk.cli, "SyntheticVideoTrack", functools.partial(SyntheticVideoTrack, stamped=True))  # noqa: B010
     setattr(kiosk.peer, "drain", probe.drain)  # noqa: B010
+    # Diagnostics (docs/benchmarks.md): no document-camera m-line; the offer built on negotiating only.
+    if os.environ.get("CALLBENCH_NO_PREPARE"):
+        setattr(kiosk.media_session.MediaSession, "prepare", lambda self: None)  # noqa: B010
+    if os.environ.get("CALLBENCH_NO_DOCUMENT_TRACK"):
+        original = kiosk.cli._track_factory
+
+        def without_document(settings: Any, view: Any = None, document: Any = None) -> Any:
+            return original(settings, view, None)
+
+        setattr(kiosk.cli, "_track_factory", without_document)  # noqa: B010
     return kiosk.cli.main(["run"])
 
 
