@@ -21,7 +21,7 @@ The functions mirror :mod:`office.stats.period` (same result types).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -469,15 +469,44 @@ def agent_figures(s: Session, office_id: int, period: Period, use_rollup: bool =
 
 
 def served_per_hour(s: Session, office_id: int, period: Period, use_rollup: bool = True) -> list[HourCount]:
-    """Tickets by the office-local hour their first serve started (24 rows)."""
+    """Tickets by the office-local hour their first serve started (24 rows).
+
+    Rolled days with one UTC offset all day are summed per quarter of the UTC day in SQL (≤ 96 rows
+    per offset); days with a clock change and the raw days convert each quarter-hour exactly."""
     plan = _Plan(s, office_id, period, use_rollup)
     zone = ZoneInfo(period.zone)
     hours = [0] * 24
-    for hist in (plan.stored_values("q15", "office"), plan.raw_values("q15", "office")):
-        for pairs in hist.values():
-            for q15, n in pairs:
-                hours[datetime.fromtimestamp(q15 * 900, UTC).astimezone(zone).hour] += n
+    by_offset: dict[int, list[date]] = {}
+    exact_days: list[date] = []
+    for day in plan.rolled:
+        start = datetime.combine(day, time(0), tzinfo=zone)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone) - timedelta(seconds=1)
+        first, last = start.utcoffset(), end.utcoffset()
+        if first is not None and first == last:
+            by_offset.setdefault(int(first.total_seconds()), []).append(day)
+        else:
+            exact_days.append(day)
+    base = and_(_SV.c.office_id == office_id, _SV.c.kind == "q15", _grain_filter(_SV, "office"))
+    for offset_s, days in by_offset.items():
+        quarter = (_SV.c.value % 96).label("m")
+        q = select(quarter, func.sum(_SV.c.n)).where(base, _days_filter(_SV.c.day, days)).group_by(quarter)
+        for m, n in s.execute(q):
+            hours[((int(m) * 900 + offset_s) % 86400) // 3600] += int(n)
+    exact: list[tuple[int, int]] = []
+    if exact_days:
+        q = select(_SV.c.value, func.sum(_SV.c.n)).where(base, _days_filter(_SV.c.day, exact_days))
+        exact.extend((int(v), int(n)) for v, n in s.execute(q.group_by(_SV.c.value)))
+    for pairs in plan.raw_values("q15", "office").values():
+        exact.extend(pairs)
+    for q15, n in exact:
+        hours[datetime.fromtimestamp(q15 * 900, UTC).astimezone(zone).hour] += n
     return [HourCount(h, n) for h, n in enumerate(hours)]
+
+
+def _days_filter(day_col: Any, days: list[date]) -> Any:
+    if (days[-1] - days[0]).days + 1 == len(days):  # contiguous: a range
+        return and_(day_col >= days[0], day_col <= days[-1])
+    return day_col.in_(days)
 
 
 def wait_distribution(s: Session, office_id: int, period: Period, use_rollup: bool = True) -> list[WaitBin]:
