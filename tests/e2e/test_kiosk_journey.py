@@ -368,7 +368,7 @@ async def test_take_a_number_be_called_answer_requests_hang_up_and_rate(
                 await page.click("#hw-dismiss")
 
                 # The needs-materials notice the agent sends is printed here, without a consent prompt.
-                notice = {
+                notice: dict[str, str | int | float | bool] = {
                     "service": "社会保障卡申领",
                     "reference": "BJ-E2E-0001",
                     "m1": "1|original|近期一寸免冠彩色照片",
