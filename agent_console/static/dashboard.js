@@ -359,9 +359,9 @@ if (me) {
       await run(refreshLive);
       if (lastPeriod) renderPeriod(lastPeriod);
     });
+    liveEvents({ onEvent, onState: onLiveState });
     await run(refreshLive);
     await run(refreshPeriod);
     setInterval(() => run(refreshLive), LIVE_EVERY_MS);
-    liveEvents({ onEvent, onState: onLiveState });
   }
 }

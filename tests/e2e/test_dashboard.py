@@ -143,9 +143,9 @@ def test_the_live_view_follows_the_office_events(live_office: LiveOffice, page: 
     page.fill("#username", "sup2")
     page.fill("#password", "Sup-pass-1234")
     page.click("#submit")
-    expect(page.locator("body")).to_have_attribute("data-live", "online")
-    expect(page.locator("#live-waiting")).to_have_text("0")
-    expect(page.locator("#kpi-issued")).to_have_attribute("data-value", "0")
+    expect(page.locator("body")).to_have_attribute("data-live", "online", timeout=20_000)
+    expect(page.locator("#live-waiting")).to_have_text("0", timeout=20_000)
+    expect(page.locator("#kpi-issued")).to_have_attribute("data-value", "0", timeout=20_000)
     kiosk = _kiosk(live_office)
     service = _service_id(live_office, "GOV-SSC-APPLY")
     for _ in range(2):
