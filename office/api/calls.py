@@ -14,15 +14,17 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from office.api.common import MAX_ID, AnyStaff, OfficeStaff, StrictModel
 from office.api.queue import TicketOut, _ticket_out
-from office.auth import Allow, Principal, ctx_of
+from office.auth import Allow, AuthUser, Principal, ctx_of
 from office.calls import agent_party, deliver, ice_servers, kiosk_party, report, start_call
 from office.calls.service import load_call
 from office.calls.signals import run_on_hub
+from office.context import OfficeContext
 from office.errors import ApiError
 from office.models import Call, CallStatus, Kiosk, Role, Station, Ticket
 from office.queue import calling
@@ -189,14 +191,20 @@ def create_call(body: StartCallIn, request: Request, p: CallTakers) -> CallOut:
     summary="Call next and ring its kiosk (call.invite) in one request",
     responses={409: {"description": "you are not available"}},
 )
-def call_next_and_start(request: Request, p: CallTakers) -> NextCallOut:
+async def call_next_and_start(request: Request, p: CallTakers) -> NextCallOut:
+    # On the event loop: presses arriving together are claimed in one batch (as /api/queue/call-next);
+    # ringing the kiosk and reading the rung ticket back run in a worker thread.
     ctx = ctx_of(request)
     user = p.require_user()
     if user.office_id is None:
         raise ApiError(403, "no_office", "your account belongs to no office")
-    ticket = calling.call_next(ctx, user.id, user.office_id)
+    ticket = await calling.call_next_async(ctx, user.id, user.office_id)
     if ticket is None:
         return NextCallOut(ticket=None, call=None)
+    return await run_in_threadpool(_ring, ctx, user, ticket)
+
+
+def _ring(ctx: OfficeContext, user: AuthUser, ticket: Ticket) -> NextCallOut:
     try:
         call, _ = start_call(ctx, user, ticket.id, announce=lambda n: deliver(ctx, n))
     except ApiError as err:  # the ticket is offered to the agent all the same (e.g. issued by staff)
