@@ -30,7 +30,9 @@ Supervisors = Annotated[Principal, Depends(Allow(Role.SUPERVISOR, Role.ADMIN))]
 OfficeQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="administrators: the office")]
 TargetQuery = Annotated[
     int | None,
-    Query(ge=1, le=240, description="one target wait in minutes for every service (default: each service's own)"),
+    Query(
+        ge=1, le=240, description="one target wait in minutes for every service (default: each service's own)"
+    ),
 ]
 
 
