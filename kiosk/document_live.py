@@ -205,7 +205,12 @@ class DocumentVideoTrack(MediaStreamTrack):
             raise MediaStreamError
         now = time.monotonic()
         if self._start is None:
-            self._start = self._last_at = now - self.feed.idle_period
+            # The first idle frame goes out one idle period after the track starts, not at once:
+            # its key frame (the live size, 960×720 by default) would otherwise be encoded just as
+            # the call connects, beside the face video's first key frame, and delay the call's
+            # first frames (bench_call_browser on a quiet machine: connected → first frame at the
+            # kiosk 102 ms with the idle key frame sent at once, 47 ms with it deferred).
+            self._start = self._last_at = now
         while True:
             if self.readyState != "live":
                 raise MediaStreamError
