@@ -81,6 +81,14 @@ def _returning_columns(stmt: TextClause, *extra: Any) -> Any:
     return stmt.columns(*extra, **typed)
 
 
+#: The office's ring timeout and wait bound (defaults where it has no settings row), as a CTE.
+_CFG = """cfg AS (
+    SELECT COALESCE(MAX(q.ring_timeout_s), :ring_default) AS ring_s,
+           COALESCE(MAX(q.max_wait_bound_min), :bound_default) AS bound_min
+    FROM queue_settings q WHERE q.office_id = :office
+)"""
+
+
 def _pyformat(sql: str) -> str:
     """``:name`` parameters as psycopg's ``%(name)s`` (the PostgreSQL claim runs on the driver)."""
     return re.sub(r"(?<![:\w]):([a-z_]+)", r"%(\1)s", sql)
@@ -90,11 +98,7 @@ def _pyformat(sql: str) -> str:
 #: or result processing, and psycopg prepares it server-side after a few executions.
 _PG_CLAIM = _pyformat(
     f"""
-WITH cfg AS (
-    SELECT COALESCE(MAX(q.ring_timeout_s), :ring_default) AS ring_s,
-           COALESCE(MAX(q.max_wait_bound_min), :bound_default) AS bound_min
-    FROM queue_settings q WHERE q.office_id = :office
-),
+WITH {_CFG},
 agent AS (
     SELECT a.user_id, a.office_id, a.state, a.window_no FROM agent_states a
     WHERE a.user_id = :agent
@@ -160,11 +164,7 @@ FOR UPDATE OF a
 #: eligibility needs (the service's skill, a named target) and the office's ring timeout.
 _PG_BATCH_HEAD = _pyformat(
     f"""
-WITH cfg AS (
-    SELECT COALESCE(MAX(q.ring_timeout_s), :ring_default) AS ring_s,
-           COALESCE(MAX(q.max_wait_bound_min), :bound_default) AS bound_min
-    FROM queue_settings q WHERE q.office_id = :office
-)
+WITH {_CFG}
 SELECT t.id, t.state, t.version, t.target_agent_id, s.skill, cfg.ring_s
 FROM tickets t JOIN services s ON s.id = t.service_id, cfg
 WHERE t.office_id = :office AND t.state IN ({_QUEUED})

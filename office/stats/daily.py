@@ -43,7 +43,15 @@ from office.stats.period import (
     _dialect,
 )
 from office.stats.periods import Period
-from office.stats.rollup import Grain, raw_agent_days, raw_agent_values, raw_days, raw_values, rolled_days
+from office.stats.rollup import (
+    DAY_COLS,
+    Grain,
+    raw_agent_days,
+    raw_agent_values,
+    raw_days,
+    raw_values,
+    rolled_days,
+)
 
 __all__ = [
     "TOP_DOWN_MIN_DAYS",
@@ -65,20 +73,8 @@ _AD = StatsAgentDay.__table__
 _AV = StatsAgentDayValue.__table__
 _KEY = {"office": None, "station": "station_id", "service": "service_id"}
 _SATISFACTION = ("ratings", "rating_defaults", "rating_good", "rating_bad", "rating_level_sum")
-_FIGURES = (
-    "issued",
-    "served",
-    "completed",
-    "no_show",
-    "abandoned",
-    "unserved_at_close",
-    "ended",
-    "within_target",
-    "wait_sum_ms",
-    "handling_n",
-    "handling_sum_ms",
-    *_SATISFACTION,
-)
+#: The additive figures of a day row: its counters and sums, without the estimate and wait-bin columns.
+_FIGURES = tuple(c for c in DAY_COLS[3:] if not c.startswith(("est_", "wait_bin_")))
 _AGENT = ("touched", "served", "completed", "handling_sum_ms", *_SATISFACTION)
 
 Histogram = dict[Any, list[tuple[int, int]]]
