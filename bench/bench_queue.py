@@ -164,8 +164,11 @@ def prepare(kind: str, pg_url: str) -> World:
 def office_app() -> Any:
     """Application factory for ``uvicorn --factory --workers N`` (settings from the environment)."""
     from office.app import create_app
+    from office.cli import settle_heap
 
-    return create_app(Settings())
+    app = create_app(Settings())
+    settle_heap()  # as `doorstep office run` does
+    return app
 
 
 def start_office(world: World, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
@@ -429,6 +432,7 @@ def run(kind: str, pg_url: str, takes: int, cycles: int, workers: int) -> None:
             **_latency(lat),
             target_p95_ms=150 if kind == "postgresql" else None,
             office_cpu_ms_per_press=called["office_cpu_ms_per_press"],
+            round_max_ms=called["round_max_ms"],
             office_cpu_ms_per_request_all=call_cpu,
             scenario="each round all 50 agents press call-next at once (timed); then answer, complete, available",
             baseline="raw SQL: pick (SKIP LOCKED on PostgreSQL) + CAS update + agent update + event, 50 threads",

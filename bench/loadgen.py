@@ -194,6 +194,7 @@ async def call_next(plan: dict[str, Any]) -> dict[str, Any]:
         # Wall time of the timed bursts only (start of a round to its last answer), for throughput.
         "burst_seconds": _burst_seconds(latencies, plan["cycles"]),
         "office_cpu_ms_per_press": round(sum(cpu_s) * 1000 / len(latencies), 2) if cpu_s else None,
+        "round_max_ms": _round_max(latencies, plan["cycles"]),
     }
 
 
@@ -219,10 +220,15 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
-def _burst_seconds(latencies: list[float], cycles: int) -> float:
-    """Sum over rounds of the slowest press (each round starts all presses at once)."""
+def _round_max(latencies: list[float], cycles: int) -> list[float]:
+    """The slowest press of each round, in ms (each round starts all presses at once)."""
     per_round = len(latencies) // max(1, cycles)
-    return sum(max(latencies[r * per_round : (r + 1) * per_round]) for r in range(cycles)) / 1000
+    return [round(max(latencies[r * per_round : (r + 1) * per_round]), 1) for r in range(cycles)]
+
+
+def _burst_seconds(latencies: list[float], cycles: int) -> float:
+    """Sum over rounds of the slowest press: the wall time of the timed bursts."""
+    return sum(_round_max(latencies, cycles)) / 1000
 
 
 SCENARIOS = {"take_numbers": take_numbers, "http_floor": http_floor, "call_next": call_next}

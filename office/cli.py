@@ -120,6 +120,28 @@ def _create_user(ctx: OfficeContext, args: argparse.Namespace) -> int:
     return 0
 
 
+def settle_heap() -> None:
+    """Keep the cyclic garbage collector's pauses short in a long-running office process.
+
+    Everything alive once the app is built (modules, routes, pydantic and SQLAlchemy models) lives
+    as long as the process: frozen out of the collector's view, a full collection no longer walks
+    it. Young collections run every 50,000 net allocations instead of 700 (request handling makes
+    many short-lived objects that reference counting frees anyway), and full ones less often.
+    Measured with 50 agents pressing call-next together (``bench/bench_queue.py``, PostgreSQL):
+    full collections over the unfrozen heap paused the event loop for 125–180 ms, one round in
+    five (call-next p95 252–275 ms); with this, p95 128–138 ms and 1.8–1.9 ms office CPU per press
+    instead of 2.1–2.6.
+    """
+    import gc
+
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()  # otherwise built lazily by the first query, after the freeze
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -131,6 +153,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         upgrade(ctx.engine)
         ctx.engine.dispose()
     app = create_app(settings)
+    settle_heap()
     uvicorn.run(
         app,
         host=args.host or settings.host,
