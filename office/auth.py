@@ -7,24 +7,31 @@ refuses to build an app with an undeclared route, so the default is deny. Resolu
 2. the session cookie → a staff user, whose role must be in the route's roles;
 3. otherwise 401 (or the anonymous principal on public routes).
 
+Look-ups of requests arriving together are batched (:mod:`office.batching`): one worker-thread hop
+and one query for all of them (:func:`resolve_sessions`, :func:`resolve_kiosks`), each request
+getting its own answer.
+
 State-changing requests authenticated by cookie must echo the session's CSRF token in
 ``X-CSRF-Token``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Select, bindparam, select, update
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import String, Update, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from office.audit import Actor
+from office.batching import Combiner, combiner_for
 from office.context import OfficeContext
 from office.errors import ApiError
 from office.models import Kiosk, Role, Station, User, WebSession
@@ -40,9 +47,13 @@ __all__ = [
     "Principal",
     "api_routes",
     "ctx_of",
+    "kiosk_of",
     "resolve_kiosk",
+    "resolve_kiosks",
     "resolve_session",
+    "resolve_sessions",
     "route_access",
+    "user_of",
 ]
 
 SESSION_COOKIE = "doorstep_session"
@@ -145,7 +156,7 @@ class Allow:
 
     async def __call__(self, request: Request) -> Principal:
         # Async so the route's own thread-pool hop (if any) is the only one; the indexed look-up
-        # runs in a worker thread on a plain Core connection (no ORM session) to stay cheap.
+        # runs in a worker thread, batched with the look-ups of requests arriving together.
         ctx = ctx_of(request)
         ip = client_ip(request)
         if self.public:
@@ -155,7 +166,7 @@ class Allow:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not token.startswith("dk_"):
                 raise ApiError(401, "unauthenticated", "unsupported authorization", headers=_challenge())
-            kiosk = await run_in_threadpool(resolve_kiosk, ctx, token.strip())
+            kiosk = await kiosk_of(ctx, token.strip())
             if kiosk is None:
                 raise ApiError(
                     401, "unauthenticated", "device token invalid or revoked", headers=_challenge()
@@ -164,7 +175,7 @@ class Allow:
                 raise ApiError(403, ACCESS_DENIED, "kiosks may not call this route")
             return Principal(kiosk=kiosk, ip=ip)
         cookie = request.cookies.get(SESSION_COOKIE)
-        user = await run_in_threadpool(resolve_session, ctx, cookie) if cookie else None
+        user = await user_of(ctx, cookie) if cookie else None
         if user is None:
             raise ApiError(401, "unauthenticated", "login required")
         if user.role not in self.roles:
@@ -180,88 +191,138 @@ def _challenge() -> dict[str, str]:
     return {"WWW-Authenticate": 'Bearer realm="doorstep-kiosk"'}
 
 
-#: Built once: a fixed statement skips SQLAlchemy's per-call construction and cache-key work.
-_KIOSK_BY_TOKEN = (
-    select(Kiosk.id, Kiosk.station_id, Station.office_id, Kiosk.revoked_at)
-    .join(Station, Station.id == Kiosk.station_id)
-    .where(Kiosk.token_hash == bindparam("token_hash"))
-)
-_SESSION_BY_ID = (
-    select(
-        WebSession.csrf_token,
-        WebSession.last_seen_at,
-        WebSession.expires_at,
-        WebSession.revoked_at,
-        User.id,
-        User.username,
-        User.display_name,
-        User.role,
-        User.office_id,
-        User.active,
-    )
-    .join(User, User.id == WebSession.user_id)
-    .where(WebSession.id == bindparam("sid"))
+async def user_of(ctx: OfficeContext, token: str) -> AuthUser | None:
+    """:func:`resolve_session` for a handler on the event loop: look-ups arriving together share
+    one worker-thread hop and one query (:mod:`office.batching`)."""
+    combiner = combiner_for(ctx, lambda: Combiner(partial(resolve_sessions, ctx)), name="sessions")
+    return await combiner.submit(token)
+
+
+async def kiosk_of(ctx: OfficeContext, token: str) -> AuthKiosk | None:
+    """:func:`resolve_kiosk` for a handler on the event loop, batched as :func:`user_of`."""
+    combiner = combiner_for(ctx, lambda: Combiner(partial(resolve_kiosks, ctx)), name="kiosks")
+    return await combiner.submit(token)
+
+
+#: Built once: fixed statements skip SQLAlchemy's per-call construction and cache-key work. Each
+#: look-up has two spellings of "key in the batch": ``= ANY(array)`` for PostgreSQL (one statement
+#: text whatever the batch size) and an expanding ``IN`` for SQLite.
+_KIOSK_COLUMNS = (Kiosk.token_hash, Kiosk.id, Kiosk.station_id, Station.office_id, Kiosk.revoked_at)
+_KIOSKS = select(*_KIOSK_COLUMNS).join(Station, Station.id == Kiosk.station_id)
+_KIOSKS_PG = _KIOSKS.where(Kiosk.token_hash == any_(bindparam("keys", type_=ARRAY(String))))
+_KIOSKS_IN = _KIOSKS.where(Kiosk.token_hash.in_(bindparam("keys", expanding=True)))
+_SESSIONS = select(
+    WebSession.id.label("sid"),
+    WebSession.csrf_token,
+    WebSession.last_seen_at,
+    WebSession.expires_at,
+    WebSession.revoked_at,
+    User.id,
+    User.username,
+    User.display_name,
+    User.role,
+    User.office_id,
+    User.active,
+).join(User, User.id == WebSession.user_id)
+_SESSIONS_PG = _SESSIONS.where(WebSession.id == any_(bindparam("keys", type_=ARRAY(String))))
+_SESSIONS_IN = _SESSIONS.where(WebSession.id.in_(bindparam("keys", expanding=True)))
+_TOUCH: Update = (
+    update(WebSession)
+    .where(WebSession.id.in_(bindparam("sids", expanding=True)))
+    .values(last_seen_at=bindparam("now", type_=WebSession.last_seen_at.type))
 )
 
 
-#: The statements above compiled once for PostgreSQL (SQL text, bind names).
+#: The PostgreSQL statements above compiled once (SQL text, bind names).
 _pg_sql: dict[int, str] = {}
 
 
-def _lookup(ctx: OfficeContext, stmt: Select[*tuple[Any, ...]], params: dict[str, str]) -> Any:
-    """One read of one row (attribute access by column name), or None.
+def _lookup(ctx: OfficeContext, pg_stmt: Any, stmt: Any, keys: Collection[str]) -> list[Any]:
+    """The rows whose key is in ``keys`` (attribute access by column name), in one read.
 
     On PostgreSQL: a single round trip in autocommit (no BEGIN, no ROLLBACK), the statement
     compiled once and run on the psycopg connection (no per-request compile or result set-up).
     On SQLite: a deferred read transaction (never the write lock).
     """
+    params = {"keys": list(keys)}
     if ctx.engine.dialect.name == "postgresql":
-        sql = _pg_sql.get(id(stmt))
+        sql = _pg_sql.get(id(pg_stmt))
         if sql is None:
-            sql = _pg_sql[id(stmt)] = stmt.compile(dialect=ctx.engine.dialect).string
+            sql = _pg_sql[id(pg_stmt)] = pg_stmt.compile(dialect=ctx.engine.dialect).string
         with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             driver: Any = conn.connection.driver_connection
             with driver.cursor(row_factory=namedtuple_row) as cur:
                 cur.execute(sql, params)
-                return cur.fetchone()
+                rows: list[Any] = cur.fetchall()
+                return rows
     with ctx.read_engine.connect() as conn:
-        return conn.execute(stmt, params).first()
+        return list(conn.execute(stmt, params))
+
+
+def resolve_kiosks(ctx: OfficeContext, tokens: Sequence[str]) -> list[AuthKiosk | None]:
+    """Validate device tokens in one query: per token its enrolled, not revoked kiosk, or ``None``."""
+    hashes = [digest(t) for t in tokens]
+    rows = {r.token_hash: r for r in _lookup(ctx, _KIOSKS_PG, _KIOSKS_IN, set(hashes))}
+    out: list[AuthKiosk | None] = []
+    for h in hashes:
+        row = rows.get(h)
+        if row is None or row.revoked_at is not None:
+            out.append(None)
+        else:
+            out.append(AuthKiosk(id=row.id, station_id=row.station_id, office_id=row.office_id))
+    return out
 
 
 def resolve_kiosk(ctx: OfficeContext, token: str) -> AuthKiosk | None:
     """Validate a device token: an enrolled, not revoked kiosk, or ``None``."""
-    row = _lookup(ctx, _KIOSK_BY_TOKEN, {"token_hash": digest(token)})
-    if row is None or row.revoked_at is not None:
-        return None
-    return AuthKiosk(id=row.id, station_id=row.station_id, office_id=row.office_id)
+    return resolve_kiosks(ctx, [token])[0]
+
+
+def resolve_sessions(ctx: OfficeContext, tokens: Sequence[str]) -> list[AuthUser | None]:
+    """Validate session cookies in one query: per cookie its user, or ``None`` unless the session
+    exists, is not revoked, is within its idle and absolute limits and its user is active. Sessions
+    whose last-seen stamp is due are touched, all in one statement."""
+    sids = [digest(t) for t in tokens]
+    now = ctx.clock.now()
+    rows = {r.sid: r for r in _lookup(ctx, _SESSIONS_PG, _SESSIONS_IN, set(sids))}
+    idle = timedelta(seconds=ctx.settings.session_idle_timeout_s)
+    touch_after = timedelta(seconds=ctx.settings.session_touch_interval_s)
+    due: set[str] = set()
+    out: list[AuthUser | None] = []
+    for sid in sids:
+        row = rows.get(sid)
+        if row is None or row.revoked_at is not None or not row.active:
+            out.append(None)
+            continue
+        if now >= row.expires_at or now - row.last_seen_at >= idle:
+            out.append(None)
+            continue
+        if now - row.last_seen_at >= touch_after:
+            due.add(sid)
+        out.append(
+            AuthUser(
+                id=row.id,
+                username=row.username,
+                display_name=row.display_name,
+                role=Role(row.role),
+                office_id=row.office_id,
+                session_id=sid,
+                csrf_token=row.csrf_token,
+            )
+        )
+    if due:
+        _touch(ctx, sorted(due), now)
+    return out
 
 
 def resolve_session(ctx: OfficeContext, token: str) -> AuthUser | None:
-    """Validate a session cookie: exists, not revoked, within idle and absolute limits, user active."""
-    sid = digest(token)
-    now = ctx.clock.now()
-    row = _lookup(ctx, _SESSION_BY_ID, {"sid": sid})
-    if row is None or row.revoked_at is not None or not row.active:
-        return None
-    idle = timedelta(seconds=ctx.settings.session_idle_timeout_s)
-    if now >= row.expires_at or now - row.last_seen_at >= idle:
-        return None
-    if now - row.last_seen_at >= timedelta(seconds=ctx.settings.session_touch_interval_s):
-        _touch(ctx, sid, now)
-    return AuthUser(
-        id=row.id,
-        username=row.username,
-        display_name=row.display_name,
-        role=Role(row.role),
-        office_id=row.office_id,
-        session_id=sid,
-        csrf_token=row.csrf_token,
-    )
+    """Validate a session cookie (see :func:`resolve_sessions`)."""
+    return resolve_sessions(ctx, [token])[0]
 
 
-def _touch(ctx: OfficeContext, sid: str, now: datetime) -> None:
-    with ctx.db() as s, s.begin():
-        s.execute(update(WebSession).where(WebSession.id == sid).values(last_seen_at=now))
+def _touch(ctx: OfficeContext, sids: list[str], now: datetime) -> None:
+    with ctx.engine.begin() as conn:
+        conn.execute(_TOUCH, {"sids": sids, "now": now})
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,8 @@ import json
 import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from starlette.concurrency import run_in_threadpool
 
-from office.auth import SESSION_COOKIE, resolve_session
+from office.auth import SESSION_COOKIE, user_of
 from office.context import OfficeContext
 from office.events import Event, Subscription
 from office.models import Role
@@ -93,7 +92,7 @@ async def events(ws: WebSocket) -> None:
     console falls behind."""
     ctx: OfficeContext = ws.app.state.ctx
     cookie = ws.cookies.get(SESSION_COOKIE)
-    user = await run_in_threadpool(resolve_session, ctx, cookie) if cookie else None
+    user = await user_of(ctx, cookie) if cookie else None
     if user is None:
         await ws.close(code=4401)
         return

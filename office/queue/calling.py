@@ -28,10 +28,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from office import audit
 from office.audit import Actor
+from office.batching import Combiner, combiner_for
 from office.context import OfficeContext
 from office.errors import ApiError
 from office.models import AgentSkill, AgentState, AgentStatus, Priority, Service, Ticket, TicketState
-from office.queue.batching import Combiner, combiner_for
 from office.queue.claim import Claimed, Press, claim_many, claim_next
 from office.queue.closing import close_past_days
 from office.queue.config import QueueConfig, load_config
@@ -126,8 +126,8 @@ def call_next_many(ctx: OfficeContext, presses: Sequence[Press]) -> list[Ticket 
 
 async def call_next_async(ctx: OfficeContext, agent_id: int, office_id: int) -> Ticket | None:
     """:func:`call_next` for a request handler on the event loop: presses arriving together are
-    claimed in one batch (:mod:`office.queue.batching`); a refusal is raised as alone."""
-    combiner = combiner_for(ctx, lambda: Combiner(partial(call_next_many, ctx)))
+    claimed in one batch (:mod:`office.batching`); a refusal is raised as alone."""
+    combiner = combiner_for(ctx, lambda: Combiner(partial(call_next_many, ctx)), name="call_next")
     return await combiner.submit(Press(agent_id, office_id))
 
 

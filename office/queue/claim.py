@@ -15,7 +15,7 @@ with no ORM unit of work:
   :func:`office.queue.txn.writing`): agent and settings in one read, the pick, a state-checked
   ``UPDATE … RETURNING``, the agent move and the event insert.
 
-Presses that arrive together in one office process (:mod:`office.queue.batching`) are claimed by
+Presses that arrive together in one office process (:mod:`office.batching`) are claimed by
 :func:`claim_many`: on PostgreSQL one pipelined transaction per office for the whole batch (the
 agents locked, the queue's head locked ``SKIP LOCKED``, pairs made in Python in press order, all
 pairs written by one statement), instead of one statement per press each sorting the queue and

@@ -1,4 +1,4 @@
-"""Call-next presses arriving together are claimed together (office.queue.batching): the combiner's
+"""Call-next presses arriving together are claimed together (office.batching): the combiner's
 batching, per-press outcomes, failures and cancellations; and 30 agents pressing at once through
 the HTTP API on SQLite and PostgreSQL."""
 
@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from office.auth import SESSION_COOKIE
+from office.batching import Combiner
 from office.events import Event
-from office.queue.batching import Combiner
 from tests.conftest import TIMEOUT
 from tests.office import test_queue_support as support
 from tests.office.test_queue_support import QueueHarness
