@@ -415,6 +415,8 @@ class HeadlessAgent:
     async def _handle(self, message: BaseMessage) -> None:
         if isinstance(message, CallInvite):
             self.invites.append(message)
+            if message.call_id != self.call_id:
+                await self._drop_peer()  # a new call: its generations start again at 0
             self.call_id = message.call_id
         elif isinstance(message, CallState) and message.call_id == self.call_id:
             self.call_state = message.state

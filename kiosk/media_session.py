@@ -21,9 +21,12 @@ from kiosk.peer import BlobNotSent, CallPeer, ControlHandler, PeerSettings, Trac
 from signaling.errors import SignalingError
 from signaling.messages import BaseMessage, Candidate, Description
 
-__all__ = ["MediaSession", "MediaStateHook", "Sender"]
+__all__ = ["REPORT_RETRY_DELAYS", "MediaSession", "MediaStateHook", "Sender"]
 
 logger = logging.getLogger(__name__)
+
+#: Seconds between attempts to report an unchanged media state the office refused or missed.
+REPORT_RETRY_DELAYS = (0.1, 0.2, 0.4, 0.8, 1.6)
 
 MediaStateHook = Callable[[str], Awaitable[None]]
 """Told ``"connected"`` when a generation's first heartbeat arrives, ``"reconnecting"`` when it fails."""
@@ -273,6 +276,7 @@ class MediaSession:
 
     async def _report_latest(self) -> None:
         assert self._on_state is not None
+        failures = 0
         while self.reported_state != self.media_state and not self._closed:
             state = self.media_state
             if state is None:
@@ -284,8 +288,14 @@ class MediaSession:
                     "call %s: media state %s not reported (%s)", self.call_id, state, type(err).__name__
                 )
                 if state == self.media_state:
-                    return  # the next change retries
+                    # E.g. the office has not recorded the accept yet (it does so while the
+                    # offer is relayed): retry a few times, then leave it to the next change.
+                    if failures >= len(REPORT_RETRY_DELAYS):
+                        return
+                    await asyncio.sleep(REPORT_RETRY_DELAYS[failures])
+                    failures += 1
                 continue
+            failures = 0
             self.reported_state = state
 
     async def _supervise(self) -> None:

@@ -5,9 +5,10 @@ resumes by itself) and:
 
 - on ``call.invite`` accepts the call (``call.decline`` ``busy`` when one is already running) and
   at once builds the call's :class:`~kiosk.media_session.MediaSession` and its generation-0 offer
-  (peer connection, tracks, ICE gathering) while the office records the accept; on the first
-  active ``call.state`` of that call (the office has put the connection ``in_call``) the session
-  sends that offer and renegotiates on failure from then on;
+  (peer connection, tracks, ICE gathering) while the office records the accept, and starts the
+  session: the offer goes out as soon as it is built (the accept has put the connection
+  ``in_call``), and the session renegotiates on failure from then on. A call's first active
+  ``call.state`` starts the session too (after a kiosk restart, the office's resume);
 - keeps the station's ICE servers fresh in the background (:class:`~kiosk.ice.IceServerCache`),
   so no call waits for ``GET /api/calls/ice-servers``;
 - forwards the call's ``description`` and ``candidate`` messages to the media session;
@@ -212,13 +213,15 @@ class KioskRuntime:
             self.on_call(invite.call_id)
 
     async def _prepare(self, call_id: str) -> None:
-        """Create the call's media session (ICE servers from the cache) and build its first offer."""
+        """Create the call's media session (ICE servers from the cache), build its first offer and
+        send it once built."""
         session = await self._new_session(call_id)
         if self.call_id != call_id or self.call is not None:
             await session.close()  # the call ended (or was resumed) meanwhile
             return
         self.call = session
         session.prepare()
+        session.start()
 
     async def _new_session(self, call_id: str) -> MediaSession:
         settings = self.peer_settings

@@ -11,7 +11,8 @@ denial; every refusal is audited as ``signaling.refused`` (ids and codes only). 
 Then the hub runs the connection. The endpoint watches the frames the hub has just handled: a
 ``call.accept`` / ``decline`` / ``cancel`` / ``end`` that passed the relay check (same
 :func:`signaling.relay.route` rule, parties from the ``calls`` table) drives the call record and
-the queue (:func:`office.calls.client_event`) and both parties get the new ``call.state``. Frames
+the queue (:func:`office.calls.client_event`) and both parties get the new ``call.state``; an
+accept is recorded without holding up the frames behind it (see :func:`_frames`). Frames
 the hub refused are refused here too: the hub's connection state machine closes the socket before a
 frame sent out of order is ever handed over, and a frame that fails the relay check is ignored.
 
@@ -26,7 +27,8 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
@@ -56,7 +58,16 @@ from office.queue.txn import writing
 from signaling.bus import open_bus
 from signaling.errors import MessageError
 from signaling.hub import AuditRecord, SignalingHub
-from signaling.messages import MAX_FRAME_BYTES, CallAccept, CallCancel, CallDecline, CallEnd, Role, parse
+from signaling.messages import (
+    MAX_FRAME_BYTES,
+    BaseMessage,
+    CallAccept,
+    CallCancel,
+    CallDecline,
+    CallEnd,
+    Role,
+    parse,
+)
 from signaling.presence import open_presence
 from signaling.relay import Deliver, Party, route
 
@@ -228,8 +239,15 @@ async def signaling_endpoint(websocket: WebSocket) -> None:
 async def _frames(
     ctx: OfficeContext, hub: SignalingHub, party: Party, websocket: WebSocket
 ) -> AsyncIterator[str | bytes]:
-    """The socket's frames (text or binary) for the hub; each is observed after the hub handled it."""
+    """The socket's frames (text or binary) for the hub; each is observed after the hub handled it.
+
+    A relayed call step drives the call record before the next frame is read, except
+    ``call.accept``: it is recorded in the background, so that the offer the kiosk sends right
+    behind it is relayed at once (set-up time; the accept has put both connections ``in_call``).
+    The connection's next call step waits for it, so steps are still applied in the order sent.
+    """
     last_touch = float("-inf")
+    accepting: asyncio.Task[None] | None = None
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -238,22 +256,48 @@ async def _frames(
         data: str | bytes = text if text is not None else (message.get("bytes") or b"")
         yield data
         if isinstance(data, str) and len(data) <= MAX_FRAME_BYTES and '"call.' in data:
-            await _observe(ctx, hub, party, data)
+            step = await _relayed_step(hub, party, data)
+            if step is not None:
+                if accepting is not None:
+                    await asyncio.shield(accepting)
+                    accepting = None
+                if isinstance(step, CallAccept):
+                    accepting = _in_background(_apply_step(ctx, hub, party, step))
+                else:
+                    await _apply_step(ctx, hub, party, step)
         now = time.monotonic()
         if party.role is Role.KIOSK and now - last_touch >= KIOSK_SEEN_INTERVAL_S:
             last_touch = now
             await run_in_threadpool(touch_kiosk, ctx, parse_party(party), ctx.clock.now())
 
 
-async def _observe(ctx: OfficeContext, hub: SignalingHub, party: Party, data: str) -> None:
+_background: set[asyncio.Task[None]] = set()
+
+
+def _in_background(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """Run ``work`` as a task that outlives the connection if need be (kept referenced until done)."""
+    task = asyncio.create_task(work)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return task
+
+
+async def _relayed_step(hub: SignalingHub, party: Party, data: str) -> BaseMessage | None:
+    """The call step in ``data`` if the hub relayed it (a refused one is answered and audited there)."""
     try:
         message = parse(data)
     except MessageError:
-        return  # the hub answered it with an error
+        return None  # the hub answered it with an error
     if not isinstance(message, _CALL_STEPS):
-        return
+        return None
     if not isinstance(route(party, message, await hub.parties(message.call_id)), Deliver):
-        return  # refused (and audited) by the hub
+        return None  # refused (and audited) by the hub
+    return message
+
+
+async def _apply_step(ctx: OfficeContext, hub: SignalingHub, party: Party, message: BaseMessage) -> None:
+    """Drive the call record and the queue by one relayed step; tell both parties the new state."""
+    assert isinstance(message, _CALL_STEPS)
     try:
         notices = await run_in_threadpool(client_event, ctx, party, message)
     except IllegalCallTransition as err:

@@ -9,9 +9,14 @@ seconds on any monotonic clock).
 
 States and the events that move them (:data:`TRANSITIONS` is the whole table)::
 
-    awaiting_hello ──hello/welcome──▶ ready ──resume / call.state(active)──▶ in_call
-                                       ▲                                      │
-                                       └────────── call.state(ended) ─────────┘
+    awaiting_hello ──hello/welcome──▶ ready ──resume / call.accept / call.state(active)──▶ in_call
+                                       ▲                                                 │
+                                       └─────────────── call.state(ended) ───────────────┘
+
+``call.accept`` puts both ends of the kiosk's connection, and of the agent's it is relayed to, in
+the accepted call at once: the kiosk may send its offer right behind its accept, and the office
+relay it, without waiting for the office to record the accept and send ``call.state``
+``negotiating`` (set-up time).
     any ──close──▶ closing ──lost──▶ closed           any ──lost──▶ closed
 
 Which types a role may originate is :data:`ORIGINATORS`; a received type the peer's role may not
@@ -30,6 +35,7 @@ from signaling.errors import ErrorCode, FrameTooLarge, LocalProtocolError, Messa
 from signaling.messages import (
     MAX_FRAME_BYTES,
     BaseMessage,
+    CallAccept,
     CallMessage,
     CallState,
     CallStateName,
@@ -146,6 +152,7 @@ def _table() -> dict[tuple[ConnState, str], ConnState]:
     for state in (s.READY, s.IN_CALL):
         for name in (*_ANYTIME, *_CALL_SETUP):
             table[(state, name)] = state
+        table[(state, "call.accept")] = s.IN_CALL
     for name in _IN_CALL_ONLY:
         table[(s.IN_CALL, name)] = s.IN_CALL
     for state in (s.AWAITING_HELLO, s.READY, s.IN_CALL):
@@ -403,7 +410,7 @@ class Connection:
     def _apply(self, message: BaseMessage) -> None:
         key = _event_key(message)
         new_state = TRANSITIONS[(self.state, key)]
-        if isinstance(message, Resume) or key == _ACTIVE:
+        if isinstance(message, Resume | CallAccept) or key == _ACTIVE:
             assert isinstance(message, CallMessage)
             self.call_id = message.call_id
         elif key == _ENDED:

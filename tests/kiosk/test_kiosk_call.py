@@ -14,8 +14,10 @@ from aiortc import RTCIceServer
 from agent_console.headless import HeadlessAgent
 from hardware.idcard.fixtures import CARD_FIXTURES
 from hardware.redact import mask_id_number
+from kiosk import media_session
 from kiosk.ice import IceConfig, IceServerCache
 from kiosk.media import SyntheticVideoTrack, ToneAudioTrack
+from kiosk.media_session import MediaSession
 from kiosk.runtime import KioskRuntime
 from signaling.messages import CallCancel, CallState, CallStateName, Description, HwAction, HwOutcome, Role
 from signaling.relay import Party
@@ -252,19 +254,21 @@ async def _negotiating(relay: Relay, call_id: str = "call-1") -> None:
         await relay.hub.send_to(party, CallState(call_id=call_id, state=CallStateName.NEGOTIATING))
 
 
-async def test_offer_is_built_when_invited_and_sent_on_negotiating(relay: Relay) -> None:
-    """Invited, the kiosk builds its offer at once but sends it only once the office says
-    negotiating; that prepared connection is the one the call uses (no second one is built)."""
+async def test_offer_goes_right_behind_the_accept(relay: Relay) -> None:
+    """Invited, the kiosk accepts, builds its offer and sends it as soon as it is built, without
+    waiting for the office's ``call.state``: the accept has put both ends in the call. That
+    prepared connection is the one the call uses (no second one is built)."""
     kiosk = kiosk_runtime(relay)
     agent = headless_agent(relay)
     async with kiosk, agent:
         await relay.start_call(negotiate=False)
-        await agent.wait_for(lambda: kiosk.call is not None and kiosk.call.offer_ready, within=10)
-        assert kiosk.call is not None and kiosk.call.peer is None and kiosk.call.attempts == 1
-        assert agent.peer is None  # nothing was offered yet
-        await _negotiating(relay)
         await _connected_call_media(kiosk, agent)
+        assert kiosk.call is not None
         assert kiosk.call.attempts == 1 and kiosk.call.generation == 0 and not kiosk.call.offer_ready
+        assert agent.call_state is None  # no call.state was ever sent: the accept sufficed
+        await _negotiating(relay)  # the office's state, arriving late, changes nothing
+        await agent.wait_for(lambda: agent.call_state is CallStateName.NEGOTIATING, within=5)
+        assert kiosk.call.attempts == 1 and kiosk.call.generation == 0
 
 
 async def _connected_call_media(kiosk: KioskRuntime, agent: HeadlessAgent) -> None:
@@ -275,8 +279,8 @@ async def _connected_call_media(kiosk: KioskRuntime, agent: HeadlessAgent) -> No
 
 
 async def test_call_cancelled_while_ringing_closes_the_prepared_connection(relay: Relay) -> None:
-    """The agent cancels before the office put the call through: the prepared connection is closed
-    and its tracks stopped; the kiosk is free for the next call."""
+    """The agent cancels before the office put the call through (the kiosk has accepted and
+    offered): the connection is closed and its tracks stopped; the kiosk is free for the next call."""
     kiosk = kiosk_runtime(relay)
     made: list[list[object]] = []
 
@@ -289,7 +293,7 @@ async def test_call_cancelled_while_ringing_closes_the_prepared_connection(relay
     agent = headless_agent(relay)
     async with kiosk, agent:
         await relay.start_call(negotiate=False)
-        await agent.wait_for(lambda: kiosk.call is not None and kiosk.call.offer_ready, within=10)
+        await agent.wait_for(lambda: kiosk.call is not None and kiosk.call.peer is not None, within=10)
         await agent.signaling.send(CallCancel(call_id="call-1", reason="cancelled"))
         await agent.wait_for(lambda: kiosk.call is None and kiosk.call_id is None, within=5)
         assert len(made) == 1
@@ -390,3 +394,37 @@ async def test_ice_cache_goes_on_without_servers_when_the_office_fails(
     await asyncio.sleep(0)
     assert slow.fresh() == ()
     slow.close()
+
+
+async def test_refused_media_state_report_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The office refuses ``connected`` while it has not recorded the accept yet (it records it
+    while the offer is relayed): the session retries the unchanged state, a bounded number of times."""
+    monkeypatch.setattr(media_session, "REPORT_RETRY_DELAYS", (0.01, 0.01, 0.01))
+    calls: list[str] = []
+    refusals = 2
+
+    async def on_state(state: str) -> None:
+        calls.append(state)
+        if len(calls) <= refusals:
+            raise RuntimeError("409 illegal_transition")
+
+    async def send(_: object) -> None:
+        return None
+
+    session = MediaSession("call-1", send, lambda: [], on_state=on_state)
+    await session._report("connected")
+    for _ in range(200):
+        if session.reported_state == "connected":
+            break
+        await asyncio.sleep(0.01)
+    assert session.reported_state == "connected" and calls == ["connected"] * 3
+
+    refusals = 100  # never accepted: gives up after the last delay, leaving it to the next change
+    calls.clear()
+    await session._report("reconnecting")
+    for _ in range(200):
+        if session._reporting is not None and session._reporting.done():
+            break
+        await asyncio.sleep(0.01)
+    assert calls == ["reconnecting"] * 4 and session.reported_state == "connected"
+    await session.close()

@@ -114,6 +114,31 @@ def test_client_side_sequence_with_resume() -> None:
     ]
 
 
+def test_accept_puts_both_ends_in_the_call_so_the_offer_can_follow() -> None:
+    """call.accept makes its call the active one on the kiosk's side (sent), the office's side of
+    the kiosk's connection (received) and of the agent's (relayed): an offer may follow at once."""
+    kiosk = Connection(Side.CLIENT, Role.KIOSK, now=0.0)
+    kiosk.send(Hello())
+    kiosk.receive_text(serialize(_welcome()), 0.1)
+    with pytest.raises(LocalProtocolError):
+        kiosk.send(Description(call_id=CALL, sdp_type="offer", sdp="v=0"))
+    office_kiosk, office_agent = _ready_server(Role.KIOSK), _ready_server(Role.AGENT)
+    accept = kiosk.send(CallAccept(call_id=CALL))
+    offer = kiosk.send(Description(call_id=CALL, sdp_type="offer", sdp="v=0"))
+    assert (kiosk.state, kiosk.call_id) == (ConnState.IN_CALL, CALL)
+    events = office_kiosk.receive_text(accept, 0.2) + office_kiosk.receive_text(offer, 0.2)
+    assert [type(e) for e in events] == [Received, Received]
+    assert (office_kiosk.state, office_kiosk.call_id) == (ConnState.IN_CALL, CALL)
+    office_agent.send(CallAccept(call_id=CALL))
+    office_agent.send(Description(call_id=CALL, sdp_type="offer", sdp="v=0"))
+    assert (office_agent.state, office_agent.call_id) == (ConnState.IN_CALL, CALL)
+    # Accepting another call makes that one active; the first one's frames are refused.
+    office_kiosk.receive_text(serialize(CallAccept(call_id="call-2")), 0.3)
+    events = office_kiosk.receive_text(serialize(Candidate(call_id=CALL, candidate=None)), 0.3)
+    assert isinstance(events[0], Refused) and events[0].detail == "not the active call"
+    assert office_kiosk.call_id == "call-2"
+
+
 def test_server_answers_ping_with_pong_and_surfaces_nothing() -> None:
     """A ping is answered with a pong carrying its nonce; the application sees no event."""
     conn = _server()
