@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
@@ -19,7 +21,16 @@ from office.calendar import DateOverride, DayPlan, TimeRange, WeeklyPlan, Workin
 from office.errors import ApiError
 from office.models import AgentSkill, CalendarOverride, Office, OfficeSchedule, RotaShift, User
 
-__all__ = ["DayPlanSpec", "Rota", "WeeklyPlanSpec", "load_calendar", "load_rota", "office_zone"]
+__all__ = [
+    "DayPlanSpec",
+    "Rota",
+    "WeeklyPlanSpec",
+    "date_override",
+    "load_calendar",
+    "load_rota",
+    "office_zone",
+    "weekly_plan",
+]
 
 
 def _ranges(values: Iterable[str]) -> tuple[TimeRange, ...]:
@@ -92,23 +103,56 @@ def load_calendar(
     """The office's calendar with its weekly plan and the overrides in ``[first, last]`` (all if open)."""
     zone = office_zone(session, office_id)
     row = session.get(OfficeSchedule, office_id)
-    spec = WeeklyPlanSpec.model_validate(row.plan) if row else WeeklyPlanSpec()
+    weekly = weekly_plan(row.plan) if row else WeeklyPlanSpec().to_plan()
     q = select(CalendarOverride).where(CalendarOverride.office_id == office_id)
     if first is not None:
         q = q.where(CalendarOverride.day >= first)
     if last is not None:
         q = q.where(CalendarOverride.day <= last)
-    overrides = [
-        DateOverride(
-            day=o.day,
-            closed=o.closed,
-            plan=DayPlan(_ranges(o.hours)) if o.hours is not None else None,
-            working_day=o.working_day,
-            note=o.note,
-        )
-        for o in session.scalars(q)
-    ]
-    return WorkingCalendar(zone, weekly=spec.to_plan(), overrides=overrides)
+    overrides = [date_override(o) for o in session.scalars(q)]
+    return WorkingCalendar(zone, weekly=weekly, overrides=overrides)
+
+
+class _OverrideFields(Protocol):
+    @property
+    def day(self) -> date: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def hours(self) -> list[str] | None: ...
+    @property
+    def working_day(self) -> bool | None: ...
+    @property
+    def note(self) -> str: ...
+
+
+def date_override(o: _OverrideFields) -> DateOverride:
+    """The calendar's form of a stored override (an ORM row or a result row of its columns)."""
+    return DateOverride(
+        day=o.day,
+        closed=o.closed,
+        plan=DayPlan(_ranges(o.hours)) if o.hours is not None else None,
+        working_day=o.working_day,
+        note=o.note,
+    )
+
+
+#: Parsed weekly plans keyed by their stored JSON text: an entry can never go stale (a changed plan
+#: is another key); the bound only caps memory.
+_plans: dict[str, WeeklyPlan] = {}
+_PLANS_MAX = 1024
+
+
+def weekly_plan(plan: dict[str, Any]) -> WeeklyPlan:
+    """The calendar's form of a stored weekly plan (validated and converted once per distinct plan)."""
+    key = json.dumps(plan, sort_keys=True)
+    found = _plans.get(key)
+    if found is None:
+        found = WeeklyPlanSpec.model_validate(plan).to_plan()
+        if len(_plans) >= _PLANS_MAX:
+            _plans.clear()
+        _plans[key] = found
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from office.models import QueueSettings
 
-__all__ = ["QueueConfig", "load_config"]
+__all__ = ["CONFIG_FIELDS", "QueueConfig", "config_of", "load_config"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +28,18 @@ class QueueConfig:
     ring_overhead_s: int = 30
 
 
+#: The stored tunables (every field but ``office_id``), for statements that read them with other columns.
+CONFIG_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(QueueConfig) if f.name != "office_id")
+
+
 def load_config(session: Session, office_id: int) -> QueueConfig:
     """The office's configuration (defaults when no row was stored)."""
     row = session.get(QueueSettings, office_id)
     if row is None:
         return QueueConfig(office_id=office_id)
-    values = {f.name: getattr(row, f.name) for f in fields(QueueConfig)}
-    return QueueConfig(**values)
+    return config_of(office_id, row)
+
+
+def config_of(office_id: int, row: Any) -> QueueConfig:
+    """The configuration from a stored row (or a result row with the :data:`CONFIG_FIELDS` columns)."""
+    return QueueConfig(office_id, **{name: getattr(row, name) for name in CONFIG_FIELDS})

@@ -12,19 +12,22 @@ Each ticket stores its prediction at issue; :func:`accuracy` compares it with th
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, Integer, Select, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from office.models import AgentSkill, AgentState, AgentStatus, Service, Ticket
 from office.queue.config import QueueConfig
 from office.queue.lifecycle import QUEUED_STATES
-from office.queue.ordering import OrderFields, sql_ahead_of
+from office.queue.ordering import OrderFields, ahead_of_params, sql_ahead_of_bound
 
 __all__ = [
     "ONLINE_STATES",
+    "TIMES_TTL",
     "Accuracy",
     "Estimate",
     "ServiceTimes",
@@ -49,55 +52,123 @@ class Estimate:
     agents_online: int
 
 
-class ServiceTimes:
-    """Mean handling seconds per service, from the office's records (cached per instance)."""
+_T = Ticket.__table__.c
 
-    def __init__(self, session: Session, cfg: QueueConfig) -> None:
+#: Recent serve times of one service (newest first), built once and executed with parameters.
+_RECENT_TIMES = (
+    select(_T.served_at, _T.ended_at)
+    .where(
+        _T.office_id == bindparam("office_id"),
+        _T.service_id == bindparam("service_id"),
+        _T.state == "done",
+        _T.served_at.is_not(None),
+    )
+    .order_by(_T.ended_at.desc())
+    .limit(bindparam("window", type_=Integer))
+)
+_CONFIGURED = select(Service.__table__.c.expected_minutes).where(
+    Service.__table__.c.id == bindparam("service_id")
+)
+
+#: How long a measured handling time is reused (per process) by :func:`estimate_for`. It is the mean
+#: of the last ``estimate_window`` services, so a few seconds of staleness moves no estimate a
+#: resident could tell apart; it spares every take-number the timing query.
+TIMES_TTL = timedelta(seconds=5)
+_TIMES_MAX = 4096
+_shared_times: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int, int, int], tuple[datetime, float]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class ServiceTimes:
+    """Mean handling seconds per service, from the office's records (cached per instance).
+
+    With ``now``, also shared per process and engine for :data:`TIMES_TTL` (keyed by office,
+    service and the office's window settings; a clock that went back recomputes).
+    """
+
+    def __init__(self, session: Session, cfg: QueueConfig, now: datetime | None = None) -> None:
         self._s = session
         self._cfg = cfg
+        self._now = now
         self._cache: dict[int, float] = {}
 
     def seconds(self, service_id: int) -> float:
         """Mean handling time of ``service_id`` in this office."""
-        if service_id not in self._cache:
-            self._cache[service_id] = self._measure(service_id)
-        return self._cache[service_id]
+        found = self._cache.get(service_id)
+        if found is None:
+            found = self._cache[service_id] = self._shared(service_id)
+        return found
+
+    def _shared(self, service_id: int) -> float:
+        now = self._now
+        if now is None:
+            return self._measure(service_id)
+        cfg = self._cfg
+        shared = _shared_times.get(self._s.get_bind().engine)
+        if shared is None:
+            shared = _shared_times.setdefault(self._s.get_bind().engine, {})
+        key = (cfg.office_id, service_id, cfg.estimate_window, cfg.estimate_min_samples)
+        hit = shared.get(key)
+        if hit is not None and hit[0] <= now < hit[0] + TIMES_TTL:
+            return hit[1]
+        value = self._measure(service_id)
+        if len(shared) >= _TIMES_MAX:
+            shared.clear()
+        shared[key] = (now, value)
+        return value
 
     def _measure(self, service_id: int) -> float:
         rows = self._s.execute(
-            select(Ticket.served_at, Ticket.ended_at)
-            .where(
-                Ticket.office_id == self._cfg.office_id,
-                Ticket.service_id == service_id,
-                Ticket.state == "done",
-                Ticket.served_at.is_not(None),
-            )
-            .order_by(Ticket.ended_at.desc())
-            .limit(self._cfg.estimate_window)
+            _RECENT_TIMES,
+            {"office_id": self._cfg.office_id, "service_id": service_id, "window": self._cfg.estimate_window},
         ).all()
         samples = [(r.ended_at - r.served_at).total_seconds() for r in rows if r.ended_at and r.served_at]
         if len(samples) >= self._cfg.estimate_min_samples:
             return float(sum(samples) / len(samples))
-        configured = self._s.scalar(select(Service.expected_minutes).where(Service.id == service_id))
+        configured = self._s.scalar(_CONFIGURED, {"service_id": service_id})
         return float((int(configured or 10)) * 60)
 
 
+def _online_statements() -> tuple[Select[Any], Select[Any]]:
+    a, k = AgentState.__table__.c, AgentSkill.__table__.c
+    online = (
+        select(func.count())
+        .select_from(AgentState.__table__)
+        .where(a.office_id == bindparam("office_id"), a.state.in_(ONLINE_STATES))
+    )
+    has_skills = exists().where(k.user_id == a.user_id)
+    has_skill = exists().where(k.user_id == a.user_id, k.skill == bindparam("skill"))
+    return online, online.where(or_(~has_skills, has_skill))
+
+
+#: Agents online (any, and those who may take a skill: generalists or holders of it), one statement.
+_ONLINE_ANY, _ONLINE_SKILLED = _online_statements()
+
+
 def agents_online(session: Session, office_id: int, skill: str) -> int:
-    """Agents online in the office who may take a service needing ``skill``."""
-    rows = session.execute(
-        select(AgentState.user_id).where(
-            AgentState.office_id == office_id, AgentState.state.in_(ONLINE_STATES)
+    """Agents online in the office who may take a service needing ``skill`` (agents without skills
+    are generalists)."""
+    if not skill:
+        return int(session.scalar(_ONLINE_ANY, {"office_id": office_id}) or 0)
+    return int(session.scalar(_ONLINE_SKILLED, {"office_id": office_id, "skill": skill}) or 0)
+
+
+def _ahead_statement(i_starve: bool) -> Select[Any]:
+    return (
+        select(_T.service_id, func.count())
+        .where(
+            _T.office_id == bindparam("office_id"),
+            _T.state.in_(QUEUED_STATES),
+            _T.id != bindparam("ahead_id"),
+            sql_ahead_of_bound(_T, i_starve),
         )
-    ).all()
-    ids = [r.user_id for r in rows]
-    if not skill or not ids:
-        return len(ids)
-    skills: dict[int, set[str]] = {}
-    for uid, sk in session.execute(
-        select(AgentSkill.user_id, AgentSkill.skill).where(AgentSkill.user_id.in_(ids))
-    ):
-        skills.setdefault(uid, set()).add(sk)
-    return sum(1 for uid in ids if uid not in skills or skill in skills[uid])
+        .group_by(_T.service_id)
+    )
+
+
+#: Queued tickets called before a given one, per service; by whether that one has waited past the bound.
+_AHEAD = {i_starve: _ahead_statement(i_starve) for i_starve in (False, True)}
 
 
 def estimate_for(
@@ -110,18 +181,13 @@ def estimate_for(
     now: datetime,
     times: ServiceTimes | None = None,
 ) -> Estimate:
-    """The estimate for a queued ticket (position 0 and the ring overhead when it is next)."""
-    times = times or ServiceTimes(session, cfg)
-    ahead = session.execute(
-        select(Ticket.service_id, func.count())
-        .where(
-            Ticket.office_id == office_id,
-            Ticket.state.in_(QUEUED_STATES),
-            Ticket.id != ticket.id,
-            sql_ahead_of(ticket, now, cfg.max_wait_bound_min),
-        )
-        .group_by(Ticket.service_id)
-    ).all()
+    """The estimate for a queued ticket (position 0 and the ring overhead when it is next).
+
+    Without ``times``, handling times come from the per-process cache (see :data:`TIMES_TTL`).
+    """
+    times = times or ServiceTimes(session, cfg, now)
+    i_starve, params = ahead_of_params(ticket, now, cfg.max_wait_bound_min)
+    ahead = session.execute(_AHEAD[i_starve], {**params, "office_id": office_id}).all()
     online = agents_online(session, office_id, skill)
     position = sum(n for _, n in ahead)
     work = sum(n * times.seconds(sid) for sid, n in ahead) + (position + 1) * cfg.ring_overhead_s

@@ -23,19 +23,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from office import audit
 from office.audit import Actor
-from office.booking.schedules import load_calendar
+from office.booking.schedules import date_override, weekly_plan
 from office.calendar import WeeklyPlan, WorkingCalendar
 from office.context import OfficeContext
 from office.errors import ApiError
-from office.models import Office, OfficeSchedule, Priority, Service, Ticket, TicketState
-from office.queue.config import load_config
+from office.models import (
+    CalendarOverride,
+    Office,
+    OfficeSchedule,
+    Priority,
+    QueueSettings,
+    Service,
+    Ticket,
+    TicketState,
+)
+from office.queue.config import CONFIG_FIELDS, QueueConfig, config_of
 from office.queue.estimate import Estimate, estimate_for
 from office.queue.live import publish_change
 from office.queue.numbering import business_date, numbered_insert
@@ -46,6 +56,40 @@ __all__ = ["IssueRequest", "Issued", "active_key", "intake_calendar", "issue_tic
 
 _ATTEMPTS = 4
 _LAST_ID = 2**31 - 1  # larger than any id (INTEGER primary keys)
+
+# The look-ups of an issue, built once and executed with parameters (Core: no ORM compile step).
+_o, _q, _p = Office.__table__.c, QueueSettings.__table__.c, OfficeSchedule.__table__.c
+#: The office with its queue settings (NULL: defaults) and stored weekly plan (NULL: none), one row.
+_OFFICE = (
+    select(
+        _o.id,
+        _o.timezone,
+        _q.office_id.label("settings_id"),
+        *(_q[name] for name in CONFIG_FIELDS),
+        _p.office_id.label("schedule_id"),
+        _p.plan,
+    )
+    .select_from(
+        Office.__table__.outerjoin(QueueSettings.__table__, _q.office_id == _o.id).outerjoin(
+            OfficeSchedule.__table__, _p.office_id == _o.id
+        )
+    )
+    .where(_o.id == bindparam("office_id"))
+)
+_c = CalendarOverride.__table__.c
+_OVERRIDES = select(_c.day, _c.closed, _c.hours, _c.working_day, _c.note).where(
+    _c.office_id == bindparam("office_id"), _c.day >= bindparam("first")
+)
+_sv = Service.__table__.c
+_SERVICE = select(_sv.id, _sv.active, _sv.queue_prefix, _sv.version, _sv.skill).where(
+    _sv.id == bindparam("service_id")
+)
+_t = Ticket.__table__.c
+_BY_IDEM = select(_t.id, _t.service_id).where(
+    _t.idem_scope == bindparam("scope"), _t.idem_key == bindparam("key")
+)
+_BY_ACTIVE_KEY = select(_t.id).where(_t.active_key == bindparam("key"))
+_ALWAYS_OPEN = WeeklyPlan.always_open()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +161,22 @@ def issue_ticket(ctx: OfficeContext, req: IssueRequest, actor: Actor) -> Issued:
 
 def intake_calendar(s: Session, office_id: int, now: datetime) -> WorkingCalendar:
     """The calendar that bounds walk-in intake (see the module docstring)."""
-    calendar = load_calendar(s, office_id, first=(now - timedelta(days=2)).date())
-    if s.get(OfficeSchedule, office_id) is None:
-        calendar.weekly = WeeklyPlan.always_open()
-    return calendar
+    office = s.execute(_OFFICE, {"office_id": office_id}).first()
+    if office is None:
+        raise ApiError(404, "not_found", "no such office")
+    return _intake_calendar(s, office, now)
 
 
-def _check_hours(s: Session, office_id: int, now: datetime) -> None:
-    calendar = intake_calendar(s, office_id, now)
+def _intake_calendar(s: Session, office: Any, now: datetime) -> WorkingCalendar:
+    """:func:`intake_calendar` from the office's row of :data:`_OFFICE`."""
+    weekly = weekly_plan(office.plan) if office.schedule_id is not None else _ALWAYS_OPEN
+    first = (now - timedelta(days=2)).date()
+    overrides = [date_override(o) for o in s.execute(_OVERRIDES, {"office_id": office.id, "first": first})]
+    return WorkingCalendar(office.timezone, weekly=weekly, overrides=overrides)
+
+
+def _check_hours(s: Session, office: Any, now: datetime) -> None:
+    calendar = _intake_calendar(s, office, now)
     span = calendar.day_span(calendar.local_date(now))
     if span is not None and now in span:
         return
@@ -144,19 +196,16 @@ def _check_hours(s: Session, office_id: int, now: datetime) -> None:
 
 def _existing(s: Session, req: IssueRequest, scope: str, resident_hash: str | None) -> Ticket | None:
     if req.idempotency_key:
-        t = s.scalar(select(Ticket).where(Ticket.idem_scope == scope, Ticket.idem_key == req.idempotency_key))
-        if t is not None:
-            if t.service_id != req.service_id:
+        row = s.execute(_BY_IDEM, {"scope": scope, "key": req.idempotency_key}).first()
+        if row is not None:
+            if row.service_id != req.service_id:
                 raise ApiError(
                     422, "idempotency_key_reused", "this Idempotency-Key was used for another request"
                 )
-            return t
+            return s.get(Ticket, row.id)
     if resident_hash:
-        return s.scalar(
-            select(Ticket).where(
-                Ticket.active_key == active_key(req.office_id, resident_hash, req.service_id)
-            )
-        )
+        found = s.scalar(_BY_ACTIVE_KEY, {"key": active_key(req.office_id, resident_hash, req.service_id)})
+        return s.get(Ticket, found) if found is not None else None
     return None
 
 
@@ -170,19 +219,15 @@ def _insert(
     actor: Actor,
 ) -> tuple[Ticket, Estimate]:
     now = ctx.clock.now()
-    office = s.execute(select(Office.id, Office.timezone).where(Office.id == req.office_id)).first()
+    office = s.execute(_OFFICE, {"office_id": req.office_id}).first()
     if office is None:
         raise ApiError(404, "office_not_found", "no such office")
-    cfg = load_config(s, office.id)
+    cfg = config_of(office.id, office) if office.settings_id is not None else QueueConfig(office.id)
     if not cfg.accepting_tickets:
         raise ApiError(409, "office_closed", cfg.closed_reason or "the office is not taking numbers now")
     if req.kiosk_id is not None and req.appointment_at is None:
-        _check_hours(s, office.id, now)
-    service = s.execute(
-        select(Service.id, Service.active, Service.queue_prefix, Service.version, Service.skill).where(
-            Service.id == req.service_id
-        )
-    ).first()
+        _check_hours(s, office, now)
+    service = s.execute(_SERVICE, {"service_id": req.service_id}).first()
     if service is None:
         raise ApiError(404, "service_not_found", "no such service")
     if not service.active:

@@ -8,11 +8,12 @@ never reused: a rolled-back issue also rolls back its increment, and nothing eve
 
 from __future__ import annotations
 
+import typing
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, case, cast, func, insert, literal, select
+from sqlalchemy import Select, String, Table, bindparam, case, cast, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -67,10 +68,39 @@ def numbered_insert(session: Session, values: dict[str, Any], event: dict[str, A
         )
         session.flush()
         return ticket
-    table = Ticket.__table__
+    stmt = _pg_numbered_insert(tuple(values), tuple(event))
+    params = {**values, **{f"ev_{k}": v for k, v in event.items()}}
+    row = session.execute(stmt, params).one()
+    return Ticket(**values, id=row.id, number=row.number, display_number=row.display_number)
+
+
+#: PostgreSQL numbered-insert statements, built once per shape (the column names of the ticket and of
+#: its event) and executed with parameters: no per-request construction or cache-key generation.
+_PG_STATEMENTS: dict[tuple[tuple[str, ...], tuple[str, ...]], Select[Any]] = {}
+
+
+def _pg_numbered_insert(columns: tuple[str, ...], event_columns: tuple[str, ...]) -> Select[Any]:
+    """Counter upsert → ticket insert → event insert as one statement of data-modifying CTEs.
+
+    Parameters: the ticket's ``columns`` by name (``office_id``, ``queue_prefix`` and
+    ``business_date`` also key the counter; ``state`` is the event's ``to_state``) and the event's
+    ``event_columns`` as ``ev_<name>``.
+    """
+    key = (columns, event_columns)
+    found = _PG_STATEMENTS.get(key)
+    if found is not None:
+        return found
+    table = typing.cast(Table, Ticket.__table__)
+    ev_table = typing.cast(Table, TicketEvent.__table__)
+    params = {k: bindparam(k, type_=table.c[k].type) for k in columns}
     counter = (
         postgresql.insert(TicketCounter)
-        .values(office_id=office_id, queue_prefix=prefix, business_date=day, last_number=1)
+        .values(
+            office_id=params["office_id"],
+            queue_prefix=params["queue_prefix"],
+            business_date=params["business_date"],
+            last_number=1,
+        )
         .on_conflict_do_update(
             index_elements=["office_id", "queue_prefix", "business_date"],
             set_={"last_number": TicketCounter.last_number + 1},
@@ -79,24 +109,23 @@ def numbered_insert(session: Session, values: dict[str, Any], event: dict[str, A
         .cte("n")
     )
     text_n = cast(counter.c.n, String)
-    display = literal(prefix, String) + case((counter.c.n < 1000, func.lpad(text_n, 3, "0")), else_=text_n)
-    columns = [*values, "number", "display_number"]
-    source = select(
-        *[literal(v, type_=table.c[k].type) for k, v in values.items()], counter.c.n, display
-    ).select_from(counter)
+    display = params["queue_prefix"] + case((counter.c.n < 1000, func.lpad(text_n, 3, "0")), else_=text_n)
+    source = select(*params.values(), counter.c.n, display).select_from(counter)
     inserted = (
-        insert(Ticket)
-        .from_select(columns, source)
-        .returning(Ticket.id, Ticket.number, Ticket.display_number)
+        insert(table)
+        .from_select([*columns, "number", "display_number"], source)
+        .returning(table.c.id, table.c.number, table.c.display_number)
         .cte("t")
     )
-    ev_table = TicketEvent.__table__
-    ev_values = {"office_id": office_id, "from_state": "", "to_state": values["state"], **event}
-    ev_source = select(
-        inserted.c.id, *[literal(v, type_=ev_table.c[k].type) for k, v in ev_values.items()]
-    ).select_from(inserted)
-    logged = insert(TicketEvent).from_select(["ticket_id", *ev_values], ev_source).cte("e")
-    row = session.execute(
-        select(inserted.c.id, inserted.c.number, inserted.c.display_number).add_cte(logged)
-    ).one()
-    return Ticket(**values, id=row.id, number=row.number, display_number=row.display_number)
+    ev_params = {
+        "office_id": params["office_id"],
+        "from_state": literal("", ev_table.c.from_state.type),
+        "to_state": params["state"],
+        **{k: bindparam(f"ev_{k}", type_=ev_table.c[k].type) for k in event_columns},
+    }
+    ev_source = select(inserted.c.id, *ev_params.values()).select_from(inserted)
+    logged = insert(ev_table).from_select(["ticket_id", *ev_params], ev_source).cte("e")
+    stmt = select(inserted.c.id, inserted.c.number, inserted.c.display_number).add_cte(logged)
+    if len(_PG_STATEMENTS) < 16:  # shapes are few (one per caller); the bound only caps memory
+        _PG_STATEMENTS[key] = stmt
+    return stmt

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from office.models import Role
+from office.queue.estimate import TIMES_TTL
 from tests.office import test_queue_support as support
 from tests.office.test_queue_support import QueueHarness
 
@@ -84,3 +85,27 @@ def test_predicted_vs_actual_error_is_reported(qh: QueueHarness) -> None:
         sup.get("/api/queue/stats", params={"first_day": "2026-03-05", "last_day": "2026-03-01"}).status_code
         == 422
     )
+
+
+def test_measured_handling_times_are_reused_for_a_few_seconds_then_remeasured(qh: QueueHarness) -> None:
+    """The per-process handling-time cache: a service completed within TIMES_TTL of the last
+    measurement does not move the next estimate; after TIMES_TTL it does; changing the office's
+    estimate settings takes effect at once."""
+    sup = qh.staff(Role.SUPERVISOR)
+    settings = {"estimate_min_samples": 2, "ring_overhead_s": 0}
+    assert sup.put("/api/queue/settings", json=settings).status_code == 200
+    k = qh.kiosk()
+    agent = qh.agent()
+    for _ in range(2):
+        qh.take(k, "GOV-SSC-APPLY")
+    _serve(agent, 4, qh)
+    _serve(agent, 6, qh)
+    qh.take(k, "GOV-SSC-APPLY")
+    assert qh.take(k, "GOV-SSC-APPLY")["estimate"]["expected_s"] == 300  # measured now: mean(4, 6) min
+    _serve(agent, 0.05, qh)  # a 3-second service: the mean of the three is 201 s
+    assert qh.take(k, "GOV-SSC-APPLY")["estimate"]["expected_s"] == 300  # 1 ahead, cached mean
+    qh.h.clock.advance(seconds=TIMES_TTL.total_seconds())
+    assert qh.take(k, "GOV-SSC-APPLY")["estimate"]["expected_s"] == 2 * 201
+    latest = {"estimate_window": 1, "estimate_min_samples": 1, "ring_overhead_s": 0}
+    assert sup.put("/api/queue/settings", json=latest).status_code == 200
+    assert qh.take(k, "GOV-SSC-APPLY")["estimate"]["expected_s"] == 3 * 3  # the last service only

@@ -135,3 +135,42 @@ def test_next_opening_is_computed_from_the_calendar() -> None:
     assert cal.day_span(date(2026, 3, 7)) is None
     never = WorkingCalendar("Asia/Shanghai", weekly=WeeklyPlan())
     assert never.next_opening(at(2, 8), horizon_days=30) is None
+
+
+def test_a_changed_weekly_plan_applies_to_the_next_take(qh: QueueHarness) -> None:
+    """Parsed plans are cached by content: replacing the stored plan closes intake at once, and
+    restoring it reopens it (same instant, no clock movement)."""
+    _hours(qh)
+    monday_ten = datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI)
+    assert _take(qh, monday_ten)[0] == 201
+    afternoons = {str(d): {"hours": ["14:00-17:00"]} for d in range(5)}
+    with qh.h.ctx.db() as s, s.begin():
+        s.execute(
+            update(OfficeSchedule)
+            .where(OfficeSchedule.office_id == qh.h.office_id)
+            .values(plan={"working": afternoons})
+        )
+    status, body = _take(qh, monday_ten)
+    assert (status, body["error"]["next_open_local"]) == (409, "2026-03-02 14:00")
+    with qh.h.ctx.db() as s, s.begin():
+        s.execute(update(OfficeSchedule).where(OfficeSchedule.office_id == qh.h.office_id).values(plan=PLAN))
+    assert _take(qh, monday_ten)[0] == 201
+    assert _written(qh)[0] == 2
+
+
+def test_the_intake_switch_and_a_new_closure_apply_to_the_next_take(qh: QueueHarness) -> None:
+    """Nothing about intake is cached across requests: pausing intake, then a closure added for
+    today, each refuse the very next take with nothing written."""
+    _hours(qh)
+    monday_ten = datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI)
+    assert _take(qh, monday_ten)[0] == 201
+    sup = qh.staff(Role.SUPERVISOR)
+    assert sup.put("/api/queue/settings", json={"accepting_tickets": False}).status_code == 200
+    status, body = _take(qh, monday_ten)
+    assert (status, body["error"]["code"]) == (409, "office_closed")
+    assert sup.put("/api/queue/settings", json={"accepting_tickets": True}).status_code == 200
+    with qh.h.ctx.db() as s, s.begin():
+        s.add(CalendarOverride(office_id=qh.h.office_id, day=date(2026, 3, 2), closed=True))
+    status, body = _take(qh, monday_ten)
+    assert (status, body["error"]["next_open_at"]) == (409, "2026-03-03T01:00:00+00:00")
+    assert _written(qh) == (1, 1)
