@@ -22,8 +22,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast
+from typing import Generic, TypeVar, cast
 
 from anyio import to_thread
 
@@ -33,17 +32,31 @@ P = TypeVar("P")
 R = TypeVar("R")
 
 
-@dataclass(eq=False)
 class _Entry(Generic[P, R]):
-    press: P
-    done: asyncio.Future[R] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-    #: Set when this entry is to lead the next batch (it is still waiting for its own outcome).
-    lead: asyncio.Event = field(default_factory=asyncio.Event)
+    """One request waiting in a combiner: woken once, to lead a batch or with its outcome."""
+
+    __slots__ = ("lead", "outcome", "press", "wake")
+
+    def __init__(self, press: P, loop: asyncio.AbstractEventLoop) -> None:
+        self.press = press
+        #: Resolved True when this entry is to lead the next batch, False when its outcome is set.
+        self.wake: asyncio.Future[bool] = loop.create_future()
+        self.lead = False
+        self.outcome: R | BaseException | None = None
+
+    def result(self) -> R:
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return cast(R, self.outcome)
 
 
 class Combiner(Generic[P, R]):
     """Runs ``work(presses) -> outcomes`` (same length, same order) for presses (requests) that
-    arrive together, one batch at a time, in a worker thread."""
+    arrive together, one batch at a time, in a worker thread.
+
+    A request costs one future on the event loop (no task, no ``asyncio.wait``): it is woken once,
+    either to lead the next batch or with its outcome already stored on its entry.
+    """
 
     def __init__(self, work: Callable[[Sequence[P]], Sequence[R | BaseException]]) -> None:
         self._work = work
@@ -52,36 +65,39 @@ class Combiner(Generic[P, R]):
 
     async def submit(self, press: P) -> R:
         """The outcome of ``press`` (its exception re-raised), from whichever batch carried it."""
-        entry: _Entry[P, R] = _Entry(press)
+        entry: _Entry[P, R] = _Entry(press, asyncio.get_running_loop())
         self._waiting.append(entry)
-        if not self._busy:
+        if self._busy:
+            try:
+                lead = await entry.wake
+            except asyncio.CancelledError:
+                self._withdraw(entry)
+                raise
+            if not lead:
+                return entry.result()
+        else:
             self._busy = True
-            entry.lead.set()
-        lead: asyncio.Future[Any] = asyncio.ensure_future(entry.lead.wait())
-        done: asyncio.Future[Any] = entry.done
-        try:
-            await asyncio.wait((lead, done), return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            self._withdraw(entry)
-            raise
-        finally:
-            lead.cancel()
-        if not entry.done.done():
-            # Shielded: once a batch starts, its presses get their outcomes (and the next batch
-            # its leader) even if this request is cancelled meanwhile.
-            await asyncio.shield(self._run_batch())
-        return await entry.done
+            entry.lead = True
+        # Shielded: once a batch starts, its presses get their outcomes (and the next batch its
+        # leader) even if this request is cancelled meanwhile.
+        await asyncio.shield(self._run_batch())
+        return entry.result()
 
     def _withdraw(self, entry: _Entry[P, R]) -> None:
         """A press cancelled before its batch started: drop it, and pass on its leadership."""
         if entry not in self._waiting:
             return  # already in a running batch, which will finish without it
         self._waiting.remove(entry)
-        if entry.lead.is_set():
-            if self._waiting:
-                self._waiting[0].lead.set()
-            else:
-                self._busy = False
+        if entry.lead:
+            self._next_leader()
+
+    def _next_leader(self) -> None:
+        if self._waiting:
+            leader = self._waiting[0]  # the next batch is led by the first press that queued
+            leader.lead = True
+            leader.wake.set_result(True)
+        else:
+            self._busy = False
 
     async def _run_batch(self) -> None:
         batch, self._waiting = self._waiting, []
@@ -90,16 +106,10 @@ class Combiner(Generic[P, R]):
         except BaseException as err:  # the whole batch failed: every press sees the error
             outcomes = [err] * len(batch)
         for entry, outcome in zip(batch, outcomes, strict=True):
-            if entry.done.done():  # pragma: no cover - futures are only resolved here
-                continue
-            if isinstance(outcome, BaseException):
-                entry.done.set_exception(outcome)
-            else:
-                entry.done.set_result(outcome)
-        if self._waiting:
-            self._waiting[0].lead.set()  # the next batch is led by the first press that queued
-        else:
-            self._busy = False
+            entry.outcome = outcome
+            if not entry.wake.done():  # the leader's is; a cancelled waiter's too
+                entry.wake.set_result(False)
+        self._next_leader()
 
 
 _combiners: weakref.WeakKeyDictionary[
