@@ -6,11 +6,12 @@ the per-request overhead stays small.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,13 +44,24 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        #: Labelled metric children by (method, route, status): ``labels()`` validates and locks on
+        #: every call. Bounded: routes are templates, methods and statuses few.
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        #: Request IDs: 32 hex digits, a random per-process half and a counter (uuid4 reads the
+        #: kernel's random source on every request).
+        self._rid_prefix = os.urandom(8).hex()
+        self._rid_counter = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if _SAFE_RID.match(incoming) else uuid.uuid4().hex
+        incoming = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        rid = incoming if _SAFE_RID.match(incoming) else f"{self._rid_prefix}{next(self._rid_counter):016x}"
         token = request_id_var.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
         start = time.perf_counter()
@@ -92,8 +104,15 @@ class RequestContextMiddleware:
             if scope["type"] == "http":
                 elapsed = time.perf_counter() - start
                 route = _route_template(scope)
-                self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-                self.metrics.latency.labels(route).observe(elapsed)
+                key = (scope["method"], route, str(status))
+                children = self._children.get(key)
+                if children is None:
+                    children = self._children[key] = (
+                        self.metrics.requests.labels(*key),
+                        self.metrics.latency.labels(route),
+                    )
+                children[0].inc()
+                children[1].observe(elapsed)
                 log.info(
                     "request",
                     extra={

@@ -11,13 +11,13 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from office import booking
-from office.api.common import KioskOnly, OfficeStaff, Public, StrictModel
+from office.api.common import KioskOnly, OfficeStaff, PrefixRouter, Public, StrictModel
 from office.auth import ctx_of
 from office.booking.ical import booking_ics
 from office.booking.identity import Identity, IdSource, normalize_id_number
@@ -31,7 +31,7 @@ from office.security import tokens_equal
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["appointments"])
+router = PrefixRouter(prefix="/api", tags=["appointments"])
 
 _ERR: dict[int | str, dict[str, Any]] = {
     404: {"description": "unknown service, hold or booking code"},

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from office.api.common import MAX_ID, AdminOnly
+from office.api.common import MAX_ID, AdminOnly, PrefixRouter
 from office.auth import ctx_of
 from office.models import AuditEvent
 
-router = APIRouter(prefix="/api/audit", tags=["audit"])
+router = PrefixRouter(prefix="/api/audit", tags=["audit"])
 
 
 class AuditOut(BaseModel):

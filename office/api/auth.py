@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from office import accounts
-from office.api.common import AnyStaff, Public, StrictModel
+from office.api.common import AnyStaff, PrefixRouter, Public, StrictModel
 from office.auth import SESSION_COOKIE, ctx_of
 from office.errors import ApiError
 from office.models import Role, WebSession
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = PrefixRouter(prefix="/api/auth", tags=["auth"])
 
 
 class LoginRequest(StrictModel):

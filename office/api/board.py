@@ -10,17 +10,17 @@ import contextlib
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import Path, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 
-from office.api.common import Public
+from office.api.common import PrefixRouter, Public
 from office.auth import ctx_of
 from office.context import OfficeContext
 from office.queue import board
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["board"])
+router = PrefixRouter(tags=["board"])
 
 #: Identifiers are INTEGER columns: larger values are refused with 422 before reaching the database.
 MAX_DB_ID = 2**31 - 1

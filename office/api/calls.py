@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from office.api.common import MAX_ID, AnyStaff, OfficeStaff, StrictModel
+from office.api.common import MAX_ID, AnyStaff, OfficeStaff, PrefixRouter, StrictModel
 from office.api.queue import TicketOut, _ticket_out
 from office.auth import Allow, AuthUser, Principal, ctx_of
 from office.calls import agent_party, deliver, ice_servers, kiosk_party, report, start_call
@@ -32,7 +32,7 @@ from signaling.messages import Role as PartyRole
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/calls", tags=["calls"])
+router = PrefixRouter(prefix="/api/calls", tags=["calls"])
 
 CallTakers = Annotated[Principal, Depends(Allow(Role.AGENT, Role.SUPERVISOR))]
 CallParties = Annotated[Principal, Depends(Allow(Role.AGENT, Role.SUPERVISOR, kiosk=True))]

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
-from office.api.common import MAX_ID, IdPath, StrictModel
+from office.api.common import MAX_ID, IdPath, PrefixRouter, StrictModel
 from office.auth import Allow, Principal, ctx_of
 from office.cases.lifecycle import FINAL_STATES
 from office.cases.service import (
@@ -34,7 +34,7 @@ from office.queue.status import service_names
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/cases", tags=["cases"])
+router = PrefixRouter(prefix="/api/cases", tags=["cases"])
 
 CaseStaff = Annotated[Principal, Depends(Allow(Role.AGENT, Role.SUPERVISOR))]
 

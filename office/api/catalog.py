@@ -5,19 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from office import catalog
-from office.api.common import AdminOnly, Public
+from office.api.common import AdminOnly, PrefixRouter, Public
 from office.auth import ctx_of
 from office.catalog import MaterialSpec, ServiceSpec
 from office.errors import ApiError
 from office.models import Service, ServiceCategory
 
-router = APIRouter(prefix="/api/catalog", tags=["catalog"])
+router = PrefixRouter(prefix="/api/catalog", tags=["catalog"])
 
 #: Identifiers are INTEGER columns: larger values are refused with 422 before reaching the database.
 MAX_DB_ID = 2**31 - 1

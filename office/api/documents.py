@@ -11,12 +11,12 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from office.api.common import IdPath, StrictModel
+from office.api.common import IdPath, PrefixRouter, StrictModel
 from office.auth import Allow, Principal, ctx_of
 from office.cases.documents import DocumentMeta, call_documents, read_document, store_document
 from office.cases.identity import record_verification, store_identity
@@ -26,7 +26,7 @@ from office.models import Role
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["personal data"])
+router = PrefixRouter(prefix="/api", tags=["personal data"])
 
 KioskCaller = Annotated[Principal, Depends(Allow(kiosk=True))]
 CaseStaff = Annotated[Principal, Depends(Allow(Role.AGENT, Role.SUPERVISOR))]

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import Depends, Path, Request, Response
 from pydantic import BaseModel, Field, JsonValue
 from sqlalchemy import select
 
-from office.api.common import IdPath, KioskOnly, StrictModel
+from office.api.common import IdPath, KioskOnly, PrefixRouter, StrictModel
 from office.auth import Allow, AuthUser, Principal, ctx_of
 from office.calls.signals import kiosk_party, run_on_hub
 from office.errors import ApiError
@@ -23,7 +23,7 @@ from signaling.messages import Role as PartyRole
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["fleet"])
+router = PrefixRouter(prefix="/api", tags=["fleet"])
 
 FleetStaff = Annotated[Principal, Depends(Allow(Role.TECHNICIAN, Role.SUPERVISOR, Role.ADMIN))]
 Technicians = Annotated[Principal, Depends(Allow(Role.TECHNICIAN, Role.ADMIN))]

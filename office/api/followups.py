@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 
 from office import audit
-from office.api.common import MAX_ID, IdPath, StrictModel
+from office.api.common import MAX_ID, IdPath, PrefixRouter, StrictModel
 from office.auth import Allow, AuthUser, Principal, ctx_of
 from office.booking.schedules import load_calendar
 from office.errors import ApiError
@@ -26,7 +26,7 @@ from office.ratings.service import load_followup
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/followups", tags=["ratings"])
+router = PrefixRouter(prefix="/api/followups", tags=["ratings"])
 
 Workers = Annotated[Principal, Depends(Allow(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
 Supervisors = Annotated[Principal, Depends(Allow(Role.SUPERVISOR, Role.ADMIN))]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from office.api.common import Public
+from office.api.common import PrefixRouter, Public
 from office.auth import ctx_of
 from office.db import DatabaseUnavailable, ping
 from office.errors import ApiError
 
-router = APIRouter(tags=["health"])
+router = PrefixRouter(tags=["health"])
 
 
 class Health(BaseModel):

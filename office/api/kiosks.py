@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from office import enrollment
-from office.api.common import MAX_ID, AdminOnly, IdPath, KioskOnly, Public, StrictModel, TechOrAdmin
+from office.api.common import (
+    MAX_ID,
+    AdminOnly,
+    IdPath,
+    KioskOnly,
+    PrefixRouter,
+    Public,
+    StrictModel,
+    TechOrAdmin,
+)
 from office.auth import ctx_of
 from office.models import Kiosk, Office, Station
 
-router = APIRouter(prefix="/api", tags=["kiosks"])
+router = PrefixRouter(prefix="/api", tags=["kiosks"])
 
 
 class KioskOut(BaseModel):

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
 from office import audit
-from office.api.common import MAX_ID, AdminOnly, AnyStaff, IdQuery, StrictModel
+from office.api.common import MAX_ID, AdminOnly, AnyStaff, IdQuery, PrefixRouter, StrictModel
 from office.auth import ctx_of
 from office.errors import ApiError
 from office.models import Office, Station
 
-router = APIRouter(prefix="/api", tags=["organisation"])
+router = PrefixRouter(prefix="/api", tags=["organisation"])
 
 
 class OfficeOut(BaseModel):

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from office import audit
-from office.api.common import OfficeStaff, StrictModel
+from office.api.common import OfficeStaff, PrefixRouter, StrictModel
 from office.auth import Allow, Principal, ctx_of
 from office.context import OfficeContext
 from office.errors import ApiError
@@ -26,7 +26,7 @@ from office.queue.numbering import business_date
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/queue", tags=["queue"])
+router = PrefixRouter(prefix="/api/queue", tags=["queue"])
 
 #: Identifiers are INTEGER columns: larger values are refused with 422 before reaching the database.
 MAX_DB_ID = 2**31 - 1

@@ -9,11 +9,11 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from office.api.common import MAX_ID, IdQuery, KioskOnly, StrictModel
+from office.api.common import MAX_ID, IdQuery, KioskOnly, PrefixRouter, StrictModel
 from office.auth import Allow, AuthUser, Principal, ctx_of
 from office.booking.schedules import load_calendar
 from office.errors import ApiError
@@ -23,7 +23,7 @@ from office.ratings.service import period_bounds
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["ratings"])
+router = PrefixRouter(prefix="/api", tags=["ratings"])
 
 RatingReaders = Annotated[Principal, Depends(Allow(Role.SUPERVISOR, Role.ADMIN))]
 ContentReaders = Annotated[

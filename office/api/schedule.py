@@ -10,13 +10,13 @@ from dataclasses import asdict
 from datetime import date, datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import delete, select
 
 from office import audit
-from office.api.common import OfficeStaff, StrictModel
+from office.api.common import OfficeStaff, PrefixRouter, StrictModel
 from office.auth import Allow, AuthUser, Principal, ctx_of
 from office.booking.changes import close_day
 from office.booking.notify import LogNotifier, Notifier
@@ -29,7 +29,7 @@ from office.models import BookingPolicyRow, CalendarOverride, OfficeSchedule, Ro
 
 __all__ = ["ScheduleEditors", "notifier_of", "router"]
 
-router = APIRouter(prefix="/api/offices/{office_id}", tags=["schedule"])
+router = PrefixRouter(prefix="/api/offices/{office_id}", tags=["schedule"])
 
 #: Who may change an office's schedule.
 ScheduleEditors = Annotated[Principal, Depends(Allow(Role.SUPERVISOR, Role.ADMIN))]

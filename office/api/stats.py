@@ -8,10 +8,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from office.api.common import PrefixRouter
 from office.auth import Allow, Principal, ctx_of
 from office.calls.signals import kiosk_party, run_on_hub
 from office.context import OfficeContext
@@ -24,7 +25,7 @@ from signaling.messages import Role as PartyRole
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/stats", tags=["statistics"])
+router = PrefixRouter(prefix="/api/stats", tags=["statistics"])
 
 Supervisors = Annotated[Principal, Depends(Allow(Role.SUPERVISOR, Role.ADMIN))]
 OfficeQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="administrators: the office")]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 
 from office import accounts, audit
-from office.api.common import MAX_ID, AdminOnly, IdPath, StrictModel
+from office.api.common import MAX_ID, AdminOnly, IdPath, PrefixRouter, StrictModel
 from office.auth import ctx_of
 from office.errors import ApiError
 from office.models import Office, Role, User
 from office.security import PasswordPolicyError, check_password_policy, hash_password
 
-router = APIRouter(prefix="/api/users", tags=["users"])
+router = PrefixRouter(prefix="/api/users", tags=["users"])
 
 
 class UserOut(BaseModel):
