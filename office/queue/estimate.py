@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Integer, Select, bindparam, exists, func, or_, select
+from sqlalchemy import Engine, Integer, Select, bindparam, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from office.models import AgentSkill, AgentState, AgentStatus, Service, Ticket
 from office.queue.config import QueueConfig
@@ -53,6 +55,16 @@ class Estimate:
 
 
 _T = Ticket.__table__.c
+
+
+def _one_of(column: ColumnElement[str], values: Iterable[str]) -> ColumnElement[bool]:
+    """``column IN ('a', 'b')`` with the (code-defined) constants written into the statement, so
+    executing it does not expand a bound list each time."""
+    consts = sorted(str(v) for v in values)
+    if not all(c.isidentifier() for c in consts):
+        raise ValueError(f"not a plain constant: {consts!r}")
+    return column.in_([literal_column(f"'{c}'") for c in consts])
+
 
 #: Recent serve times of one service (newest first), built once and executed with parameters.
 _RECENT_TIMES = (
@@ -135,7 +147,7 @@ def _online_statements() -> tuple[Select[Any], Select[Any]]:
     online = (
         select(func.count())
         .select_from(AgentState.__table__)
-        .where(a.office_id == bindparam("office_id"), a.state.in_(ONLINE_STATES))
+        .where(a.office_id == bindparam("office_id"), _one_of(a.state, ONLINE_STATES))
     )
     has_skills = exists().where(k.user_id == a.user_id)
     has_skill = exists().where(k.user_id == a.user_id, k.skill == bindparam("skill"))
@@ -159,7 +171,7 @@ def _ahead_statement(i_starve: bool) -> Select[Any]:
         select(_T.service_id, func.count())
         .where(
             _T.office_id == bindparam("office_id"),
-            _T.state.in_(QUEUED_STATES),
+            _one_of(_T.state, QUEUED_STATES),
             _T.id != bindparam("ahead_id"),
             sql_ahead_of_bound(_T, i_starve),
         )

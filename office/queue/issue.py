@@ -81,14 +81,20 @@ _OVERRIDES = select(_c.day, _c.closed, _c.hours, _c.working_day, _c.note).where(
     _c.office_id == bindparam("office_id"), _c.day >= bindparam("first")
 )
 _sv = Service.__table__.c
-_SERVICE = select(_sv.id, _sv.active, _sv.queue_prefix, _sv.version, _sv.skill).where(
-    _sv.id == bindparam("service_id")
-)
 _t = Ticket.__table__.c
-_BY_IDEM = select(_t.id, _t.service_id).where(
-    _t.idem_scope == bindparam("scope"), _t.idem_key == bindparam("key")
-)
-_BY_ACTIVE_KEY = select(_t.id).where(_t.active_key == bindparam("key"))
+_BY_IDEM = select(_t.id).where(_t.idem_scope == bindparam("scope"), _t.idem_key == bindparam("idem_key"))
+_BY_ACTIVE_KEY = select(_t.id).where(_t.active_key == bindparam("active_key"))
+#: Everything an issue reads before it writes, one row: :data:`_OFFICE`, the requested service
+#: (NULL: unknown) and the ids of the tickets the idempotency key and the active key name (NULL: none).
+_FACTS = _OFFICE.add_columns(
+    _sv.id.label("service_id"),
+    _sv.active.label("service_active"),
+    _sv.queue_prefix.label("service_prefix"),
+    _sv.version.label("service_version"),
+    _sv.skill.label("service_skill"),
+    _BY_IDEM.scalar_subquery().label("idem_ticket_id"),
+    _BY_ACTIVE_KEY.scalar_subquery().label("active_ticket_id"),
+).outerjoin(Service.__table__, _sv.id == bindparam("service_id"))
 _ALWAYS_OPEN = WeeklyPlan.always_open()
 
 
@@ -148,10 +154,22 @@ def issue_ticket(ctx: OfficeContext, req: IssueRequest, actor: Actor) -> Issued:
     for _ in range(_ATTEMPTS):
         try:
             with writing(ctx) as s:
-                found = _existing(s, req, scope, resident_hash)
+                params = {
+                    "office_id": req.office_id,
+                    "service_id": req.service_id,
+                    "scope": scope,
+                    "idem_key": req.idempotency_key,
+                    "active_key": (
+                        active_key(req.office_id, resident_hash, req.service_id) if resident_hash else None
+                    ),
+                }
+                facts = s.execute(_FACTS, params).first()
+                found = _existing(s, req, params, facts)
                 if found is not None:
                     return Issued(found, created=False)
-                ticket, estimate = _insert(ctx, s, req, scope, id_number, resident_hash, actor)
+                if facts is None:
+                    raise ApiError(404, "office_not_found", "no such office")
+                ticket, estimate = _insert(ctx, s, req, facts, scope, id_number, resident_hash, actor)
         except IntegrityError:
             continue  # a concurrent duplicate won; the next attempt finds it
         publish_change(ctx, req.office_id, "queue.issued", [ticket])
@@ -194,17 +212,21 @@ def _check_hours(s: Session, office: Any, now: datetime) -> None:
     )
 
 
-def _existing(s: Session, req: IssueRequest, scope: str, resident_hash: str | None) -> Ticket | None:
+def _existing(s: Session, req: IssueRequest, params: dict[str, Any], facts: Any) -> Ticket | None:
+    """The ticket this request already has: same idempotency key (same service, else 422), or the
+    resident's active ticket for the service. ``facts``: the row of :data:`_FACTS` (None: no such
+    office, then looked up on their own)."""
     if req.idempotency_key:
-        row = s.execute(_BY_IDEM, {"scope": scope, "key": req.idempotency_key}).first()
-        if row is not None:
-            if row.service_id != req.service_id:
+        found = facts.idem_ticket_id if facts is not None else s.scalar(_BY_IDEM, params)
+        if found is not None:
+            t = s.get(Ticket, found)
+            if t is not None and t.service_id != req.service_id:
                 raise ApiError(
                     422, "idempotency_key_reused", "this Idempotency-Key was used for another request"
                 )
-            return s.get(Ticket, row.id)
-    if resident_hash:
-        found = s.scalar(_BY_ACTIVE_KEY, {"key": active_key(req.office_id, resident_hash, req.service_id)})
+            return t
+    if params["active_key"] is not None:
+        found = facts.active_ticket_id if facts is not None else s.scalar(_BY_ACTIVE_KEY, params)
         return s.get(Ticket, found) if found is not None else None
     return None
 
@@ -213,24 +235,22 @@ def _insert(
     ctx: OfficeContext,
     s: Session,
     req: IssueRequest,
+    office: Any,
     scope: str,
     id_number: str | None,
     resident_hash: str | None,
     actor: Actor,
 ) -> tuple[Ticket, Estimate]:
+    """Check and write a new ticket; ``office``: the row of :data:`_FACTS`."""
     now = ctx.clock.now()
-    office = s.execute(_OFFICE, {"office_id": req.office_id}).first()
-    if office is None:
-        raise ApiError(404, "office_not_found", "no such office")
     cfg = config_of(office.id, office) if office.settings_id is not None else QueueConfig(office.id)
     if not cfg.accepting_tickets:
         raise ApiError(409, "office_closed", cfg.closed_reason or "the office is not taking numbers now")
     if req.kiosk_id is not None and req.appointment_at is None:
         _check_hours(s, office, now)
-    service = s.execute(_SERVICE, {"service_id": req.service_id}).first()
-    if service is None:
+    if office.service_id is None:
         raise ApiError(404, "service_not_found", "no such service")
-    if not service.active:
+    if not office.service_active:
         raise ApiError(409, "service_unavailable", "this service is not offered now")
     day = business_date(now, office.timezone)
     priority, basis, order_at = Priority.NORMAL, "", now
@@ -242,15 +262,15 @@ def _insert(
         priority, basis = Priority.STATUTORY, "age70"
     # The new ticket will have the largest id, so it sorts after equal keys: estimate before inserting.
     probe = _Probe(id=_LAST_ID, priority=priority, order_at=order_at, queued_at=now)
-    estimate = estimate_for(s, probe, office.id, service.id, service.skill, cfg, now)
+    estimate = estimate_for(s, probe, office.id, office.service_id, office.service_skill, cfg, now)
     values = {
         "office_id": office.id,
         "station_id": req.station_id,
         "kiosk_id": req.kiosk_id,
         "issued_by_user_id": req.user_id,
-        "service_id": service.id,
-        "service_version": service.version,
-        "queue_prefix": service.queue_prefix,
+        "service_id": office.service_id,
+        "service_version": office.service_version,
+        "queue_prefix": office.service_prefix,
         "business_date": day,
         "state": TicketState.WAITING.value,
         "priority": priority,
@@ -260,7 +280,7 @@ def _insert(
         "issued_at": now,
         "resident_hash": resident_hash,
         "resident_enc": ctx.cipher.encrypt(id_number, context=b"ticket") if id_number else None,
-        "active_key": active_key(office.id, resident_hash, service.id) if resident_hash else None,
+        "active_key": active_key(office.id, resident_hash, office.service_id) if resident_hash else None,
         "idem_scope": scope if req.idempotency_key else None,
         "idem_key": req.idempotency_key,
         "appointment_ref": req.appointment_ref,
@@ -280,7 +300,7 @@ def _insert(
             "ticket.issued",
             target_type="ticket",
             target_id=ticket.id,
-            service_id=service.id,
+            service_id=office.service_id,
             priority_basis=basis,
         )
     s.flush()
