@@ -27,7 +27,7 @@ def main() -> int:
     probe = Probe(os.environ["CALLBENCH_PROBE"])
     setattr(kiosk.cli, "SyntheticVideoTrack", functools.partial(SyntheticVideoTrack, stamped=True))  # noqa: B010
     setattr(kiosk.peer, "drain", probe.drain)  # noqa: B010
-    # Diagnostics (docs/benchmarks.md): no document-camera m-line; the offer built on negotiating only.
+    # Diagnostics (docs/benchmarks.md): no document-camera m-line; the offer built only when it is sent.
     if os.environ.get("CALLBENCH_NO_PREPARE"):
         setattr(kiosk.media_session.MediaSession, "prepare", lambda self: None)  # noqa: B010
     if os.environ.get("CALLBENCH_NO_DOCUMENT_TRACK"):
