@@ -42,13 +42,12 @@ def test_configured_duration_divided_among_agents_online(qh: QueueHarness) -> No
     assert est["agents_online"] == 2 and est["expected_s"] == (3 * 600 + 4 * 30) // 2
 
 
-def test_measured_handling_time_replaces_the_configured_one(qh: QueueHarness) -> None:
-    """Once the office has enough completed samples, their mean serve time is used."""
+def _two_measured_services(qh: QueueHarness) -> tuple[TestClient, TestClient, TestClient]:
+    """Settings for measured times from 2 samples, no ring overhead; two services of 4 and 6
+    minutes completed and one ticket waiting. Returns (supervisor, kiosk, agent)."""
     sup = qh.staff(Role.SUPERVISOR)
-    assert (
-        sup.put("/api/queue/settings", json={"estimate_min_samples": 2, "ring_overhead_s": 0}).status_code
-        == 200
-    )
+    settings = {"estimate_min_samples": 2, "ring_overhead_s": 0}
+    assert sup.put("/api/queue/settings", json=settings).status_code == 200
     k = qh.kiosk()
     agent = qh.agent()
     for _ in range(2):
@@ -56,6 +55,12 @@ def test_measured_handling_time_replaces_the_configured_one(qh: QueueHarness) ->
     _serve(agent, 4, qh)
     _serve(agent, 6, qh)
     qh.take(k, "GOV-SSC-APPLY")
+    return sup, k, agent
+
+
+def test_measured_handling_time_replaces_the_configured_one(qh: QueueHarness) -> None:
+    """Once the office has enough completed samples, their mean serve time is used."""
+    _, k, _ = _two_measured_services(qh)
     mine = qh.take(k, "GOV-SSC-APPLY")
     assert mine["estimate"]["expected_s"] == 300  # one ahead × mean(4, 6) minutes
 
@@ -91,16 +96,7 @@ def test_measured_handling_times_are_reused_for_a_few_seconds_then_remeasured(qh
     """The per-process handling-time cache: a service completed within TIMES_TTL of the last
     measurement does not move the next estimate; after TIMES_TTL it does; changing the office's
     estimate settings takes effect at once."""
-    sup = qh.staff(Role.SUPERVISOR)
-    settings = {"estimate_min_samples": 2, "ring_overhead_s": 0}
-    assert sup.put("/api/queue/settings", json=settings).status_code == 200
-    k = qh.kiosk()
-    agent = qh.agent()
-    for _ in range(2):
-        qh.take(k, "GOV-SSC-APPLY")
-    _serve(agent, 4, qh)
-    _serve(agent, 6, qh)
-    qh.take(k, "GOV-SSC-APPLY")
+    sup, k, agent = _two_measured_services(qh)
     assert qh.take(k, "GOV-SSC-APPLY")["estimate"]["expected_s"] == 300  # measured now: mean(4, 6) min
     _serve(agent, 0.05, qh)  # a 3-second service: the mean of the three is 201 s
     assert qh.take(k, "GOV-SSC-APPLY")["estimate"]["expected_s"] == 300  # 1 ahead, cached mean
