@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm.instrumentation import manager_of_class
 
-__all__ = ["Base", "UTCDateTime", "utcnow"]
+__all__ = ["Base", "UTCDateTime", "detached", "utcnow"]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -50,3 +52,18 @@ class Base(DeclarativeBase):
     """Base class of every office model."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+
+_M = TypeVar("_M", bound=Base)
+
+
+def detached(cls: type[_M], values: Mapping[str, Any]) -> _M:
+    """A transient instance of the mapped ``cls`` holding ``values`` (attribute name → value), to
+    read, publish and answer with; it must never be added to a session.
+
+    Built without the ORM constructor: filling a fresh instance's dict reads the same and costs a
+    fraction of the constructor's instrumented attribute sets (a claimed ticket: ~8 µs vs ~130 µs).
+    """
+    obj: _M = manager_of_class(cls).new_instance()
+    obj.__dict__.update(values)
+    return obj

@@ -39,12 +39,11 @@ from typing import Any
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from sqlalchemy import Connection, Integer, TextClause, bindparam, text
-from sqlalchemy.orm.instrumentation import manager_of_class
 
 from office.context import OfficeContext
 from office.errors import ApiError
 from office.models import AgentStatus, Ticket, TicketState
-from office.models.base import UTCDateTime
+from office.models.base import UTCDateTime, detached
 from office.queue.config import QueueConfig
 from office.queue.lifecycle import QUEUED_STATES
 from office.queue.txn import writing
@@ -54,7 +53,6 @@ __all__ = ["BATCH_SLACK", "Claimed", "Press", "claim_many", "claim_next"]
 _QUEUED = ", ".join(f"'{s.value}'" for s in sorted(QUEUED_STATES))
 _DEFAULTS = QueueConfig(office_id=0)
 _TICKET_COLUMNS = [c.name for c in Ticket.__table__.columns]
-_TICKET_MANAGER = manager_of_class(Ticket)
 
 #: Tickets the agent may take (see ``eligible_services_clause``) among the office's queued ones.
 _ELIGIBLE = f"""
@@ -289,14 +287,8 @@ def _refuse(state: str | None, office_id: int | None, wanted_office: int) -> Non
 
 
 def _ticket(values: Mapping[Any, Any]) -> Ticket:
-    """A detached (transient) Ticket holding the claimed row, to read, publish and answer with.
-
-    Built without the ORM constructor: 36 instrumented attribute sets cost ~130 µs a ticket on the
-    event-free path as well; filling the instance dict of a fresh instance is ~8 µs and reads the
-    same (the object is never added to a session)."""
-    ticket: Ticket = _TICKET_MANAGER.new_instance()
-    ticket.__dict__.update({name: values[name] for name in _TICKET_COLUMNS})
-    return ticket
+    """A detached Ticket holding the claimed row (see :func:`office.models.base.detached`)."""
+    return detached(Ticket, {name: values[name] for name in _TICKET_COLUMNS})
 
 
 def _claim_postgresql(

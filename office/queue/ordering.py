@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from office.models import Ticket
 
-__all__ = ["OrderFields", "ahead_of_params", "sort_key", "sql_ahead_of", "sql_ahead_of_bound", "sql_order"]
+__all__ = ["OrderFields", "ahead_of_params", "sort_key", "sql_ahead_of_bound", "sql_order"]
 
 
 class OrderFields(Protocol):
@@ -50,12 +50,6 @@ def sort_key(t: OrderFields, now: datetime, bound_min: int) -> tuple[int, int, d
     return (starving, t.priority, t.order_at, t.id)
 
 
-def sql_ahead_of(t: OrderFields, now: datetime, bound_min: int) -> ColumnElement[bool]:
-    """A WHERE clause true for queued tickets called before ``t`` (the tuple order of :func:`sort_key`)."""
-    cutoff = _cutoff(now, bound_min)
-    return _ahead_clause(Ticket, t.queued_at <= cutoff, cutoff, t.priority, t.order_at, t.id)
-
-
 def ahead_of_params(t: OrderFields, now: datetime, bound_min: int) -> tuple[bool, dict[str, Any]]:
     """For a statement built with :func:`sql_ahead_of_bound`: which variant (does ``t`` starve?) and
     its parameters (``ahead_cutoff``, ``ahead_priority``, ``ahead_order_at``, ``ahead_id``)."""
@@ -70,27 +64,18 @@ def ahead_of_params(t: OrderFields, now: datetime, bound_min: int) -> tuple[bool
 
 
 def sql_ahead_of_bound(columns: Any, i_starve: bool) -> ColumnElement[bool]:
-    """:func:`sql_ahead_of` over ``columns`` (``Ticket`` or its table's ``c``) with bound parameters
-    instead of values, for statements built once (see :func:`ahead_of_params`)."""
-    return _ahead_clause(
-        columns,
-        i_starve,
-        bindparam("ahead_cutoff", type_=columns.queued_at.type),
-        bindparam("ahead_priority", type_=columns.priority.type),
-        bindparam("ahead_order_at", type_=columns.order_at.type),
-        bindparam("ahead_id", type_=columns.id.type),
-    )
-
-
-def _ahead_clause(
-    c: Any, i_starve: bool, cutoff: Any, priority: Any, order_at: Any, ticket_id: Any
-) -> ColumnElement[bool]:
-    starving = c.queued_at <= cutoff
+    """A WHERE clause true for queued tickets called before a given one (the tuple order of
+    :func:`sort_key`), over ``columns`` (``Ticket`` or its table's ``c``), with that ticket's fields
+    as bound parameters, for statements built once (see :func:`ahead_of_params`)."""
+    c = columns
+    starving = c.queued_at <= bindparam("ahead_cutoff", type_=c.queued_at.type)
+    priority = bindparam("ahead_priority", type_=c.priority.type)
+    order_at = bindparam("ahead_order_at", type_=c.order_at.type)
     same_level = and_(c.priority == priority)
     rest = or_(
         c.priority < priority,
         and_(same_level, c.order_at < order_at),
-        and_(same_level, c.order_at == order_at, c.id < ticket_id),
+        and_(same_level, c.order_at == order_at, c.id < bindparam("ahead_id", type_=c.id.type)),
     )
     if i_starve:
         return and_(starving, rest)
