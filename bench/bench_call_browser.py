@@ -90,6 +90,8 @@ SECRETS = {
 SKIP_FRAMES = 10
 """Stamped frames left out at the start of each call (key frame, jitter buffer filling)."""
 TIMEOUT = 30.0
+SETTLE_S = 1.0
+"""Pause before each measured call."""
 
 
 def emit(**fields: Any) -> None:
@@ -277,6 +279,7 @@ class CallResult:
     cpu_hold_pct: float
     cpu_call_s: float
     stages: dict[str, float]
+    setup_cpu_ms: dict[str, float]
     widths_at_kiosk: list[int]
     fps_at_agent: float
     fps_at_kiosk: float
@@ -299,9 +302,27 @@ class Side:
     after_call: Callable[[], Awaitable[None]]
 
 
+def chromium_cpu_s() -> float:
+    """CPU seconds (user + system) of every Chromium process this bench started."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in child.name():
+                t = child.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            continue
+    return total
+
+
 class Bench:
-    def __init__(self, offset_ms: float) -> None:
+    def __init__(self, offset_ms: float, office: Proc) -> None:
         self.offset = offset_ms  # browser clock − Python clock
+        self.office = office
+        self.setup_cpu: dict[str, float] = {}
+
+    def cpu_now(self, side: Side) -> dict[str, float]:
+        return {"office": self.office.cpu_s(), "aiortc": side.proc.cpu_s(), "chromium": chromium_cpu_s()}
 
     async def start_call(self, side: Side) -> tuple[float, float, float, int]:
         """Click the call button; wait for the first frame on both sides; (click, agent, kiosk) in browser ms."""
@@ -310,6 +331,7 @@ class Bench:
         side.probe.take()
         peers_before = len(await side.page.evaluate("() => window.__bench.peers"))
         side.proc.check()
+        cpu0 = self.cpu_now(side)
         await side.page.click(side.call_button)
         kiosk_first: list[float] = []
         browser_first: list[float] = []
@@ -328,6 +350,9 @@ class Bench:
             return bool(kiosk_first and browser_first)
 
         await until(both, TIMEOUT, f"{side.name}: first frames")
+        cpu1 = self.cpu_now(side)
+        # CPU each process spent from the click to both first frames seen (polled every 50 ms)
+        self.setup_cpu = {k: round(1000 * (cpu1[k] - cpu0[k]), 1) for k in cpu0}
         clicks = await side.page.evaluate("() => window.__bench.clicks")
         click = next(c["t"] for c in clicks if f"#{c['id']}" == side.call_button)
         return click, browser_first[0], kiosk_first[0], peers_before
@@ -381,7 +406,8 @@ class Bench:
             unreadable=unreadable,
             cpu_hold_pct=100 * (cpu2 - cpu1) / (t2 - t1),
             cpu_call_s=cpu3 - cpu0,
-            stages=stages(browser, click, pc_index, kiosk_first),
+            stages=stages(browser, click, pc_index, kiosk_first, probe, self.offset),
+            setup_cpu_ms=self.setup_cpu,
             widths_at_kiosk=[int(e["width"]) for e in probe if e["ev"] == "size"],
             # frames decoded per second while held (the browser's times are on its clock)
             fps_at_agent=sum(1 for t, _, _ in browser["latency"] if w1 + self.offset <= t <= w2 + self.offset)
@@ -458,11 +484,20 @@ def _signed(ms: int) -> int:
     return ms - 2**40 if ms > 2**39 else ms
 
 
-def stages(browser: dict[str, Any], click: float, pc_index: int, kiosk_first: float) -> dict[str, float]:
+def stages(
+    browser: dict[str, Any],
+    click: float,
+    pc_index: int,
+    kiosk_first: float,
+    probe: list[dict[str, Any]],
+    offset: float,
+) -> dict[str, float]:
     """Milestones of one call's set-up in ms after the click (browser clock): each request's end
     (``GET /api/calls/ice-servers`` etc., ids replaced by ``{id}``), the first signaling message
-    of each type in and out (``ws in description:offer``…), the peer connection created,
-    the remote description applied, connected, first frame in the browser and in the kiosk."""
+    of each type in and out (``ws in description:offer``…), the browser's peer connection
+    created, ``setRemoteDescription`` called and resolved, answer created, ``setLocalDescription``
+    resolved, connected, first frame; the aiortc process's milestones (``kiosk answer applied``,
+    ``kiosk connected``…, :meth:`callbench_probe.Probe.hook_aiortc`) and its first frame."""
     out: dict[str, float] = {}
     for f in browser["fetches"]:
         if f["start"] >= click:
@@ -472,9 +507,12 @@ def stages(browser: dict[str, Any], click: float, pc_index: int, kiosk_first: fl
         if m["t"] >= click:
             out.setdefault(f"ws {m['dir']} {m['type']}", m["t"] - click)
     peer = browser["peers"][pc_index]
-    for key in ("created", "remote", "connected", "first"):
+    for key in ("created", "remote", "remote_done", "answer", "local_done", "connected", "first"):
         if peer.get(key) is not None:
             out[f"pc {key}"] = peer[key] - click
+    for e in probe:
+        if e["ev"] == "mark" and e["wall_ms"] + offset >= click:
+            out.setdefault(f"kiosk {e['what']}", e["wall_ms"] + offset - click)
     out["kiosk first frame"] = kiosk_first - click
     return out
 
@@ -542,14 +580,21 @@ async def run(args: argparse.Namespace) -> None:
         bare_url = f"http://127.0.0.1:{bare_port}"
         wait_http(bare_url, bare)
 
+        # Idle connections are dropped after 2 s, before uvicorn closes them (5 s): reusing one the
+        # office is closing fails the request (httpx.ReadError after the 5 s idle measurement).
+        limits = httpx.Limits(keepalive_expiry=2.0)
         kiosk_http = httpx.AsyncClient(
-            base_url=office_url, headers={"Authorization": f"Bearer {world.kiosk_token}"}, timeout=TIMEOUT
+            base_url=office_url,
+            headers={"Authorization": f"Bearer {world.kiosk_token}"},
+            timeout=TIMEOUT,
+            limits=limits,
         )
         agent_http = httpx.AsyncClient(
             base_url=office_url,
             cookies={SESSION_COOKIE: world.cookie},
             headers={"X-CSRF-Token": world.csrf},
             timeout=TIMEOUT,
+            limits=limits,
         )
 
         async def kiosk_online() -> bool:
@@ -595,7 +640,7 @@ async def run(args: argparse.Namespace) -> None:
             await page_b.goto(bare_url)
             await expect(page_b.locator("#call")).to_be_enabled()
             offset, uncertainty = await clock_offset(page_d)
-            bench = Bench(offset)
+            bench = Bench(offset, office)
             doorstep = Side(
                 "doorstep",
                 page_d,
@@ -633,6 +678,9 @@ async def run(args: argparse.Namespace) -> None:
             for i in range(args.calls):
                 order = (doorstep, baseline) if i % 2 == 0 else (baseline, doorstep)
                 for side in order:
+                    # Each call starts on a settled machine: the previous call's teardown (and the
+                    # kiosk building its next call's connection) must not fall into either side's set-up.
+                    await asyncio.sleep(SETTLE_S)
                     shot = (
                         args.artifacts / f"callbench-{side.name}.png" if args.artifacts and i == 0 else None
                     )
@@ -709,11 +757,17 @@ def report_calls(
         )
         return {k: pct([r.stages[k] for r in rs if k in r.stages], 0.5) for k in keys}
 
+    def setup_cpu(rs: list[CallResult]) -> dict[str, float | None]:
+        return {k: pct([r.setup_cpu_ms[k] for r in rs], 0.5) for k in rs[0].setup_cpu_ms} if rs else {}
+
     emit(
         bench="call_browser_setup_stages",
         unit="ms after the click, p50",
         doorstep=breakdown(d),
         baseline_bare_aiortc=breakdown(b),
+        setup_cpu_ms_p50={"doorstep": setup_cpu(d), "baseline_bare_aiortc": setup_cpu(b)},
+        setup_cpu_note="CPU ms each process spent from the click until both first frames were seen "
+        "(polled every 50 ms, so it includes up to 50 ms past them); aiortc = the kiosk or the bare peer",
     )
 
     def flat(rs: list[CallResult], attr: str) -> list[float]:

@@ -101,7 +101,9 @@ class BarePeer:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     port = int(sys.argv[1])
-    peer = BarePeer(Probe(os.environ["CALLBENCH_PROBE"]))
+    probe = Probe(os.environ["CALLBENCH_PROBE"])
+    probe.hook_aiortc()
+    peer = BarePeer(probe)
 
     def static(name: str, media: str) -> Route:
         async def serve(request: Request) -> Response:

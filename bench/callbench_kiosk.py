@@ -5,7 +5,8 @@ patching names before the kiosk starts (the kiosk code is not changed):
 - the synthetic video (used when no face camera is configured) stamps each frame with the wall
   clock (``SyntheticVideoTrack(stamped=True)``, :func:`kiosk.media.stamp`);
 - received tracks are drained by :class:`callbench_probe.Probe` (first frame, stamps read back),
-  written to the file named by ``CALLBENCH_PROBE``.
+  written to the file named by ``CALLBENCH_PROBE``, with the peer connections' set-up milestones
+  (:meth:`callbench_probe.Probe.hook_aiortc`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from kiosk.media import SyntheticVideoTrack
 
 def main() -> int:
     probe = Probe(os.environ["CALLBENCH_PROBE"])
+    probe.hook_aiortc()
     setattr(kiosk.cli, "SyntheticVideoTrack", functools.partial(SyntheticVideoTrack, stamped=True))  # noqa: B010
     setattr(kiosk.peer, "drain", probe.drain)  # noqa: B010
     # Diagnostics (docs/benchmarks.md): no document-camera m-line; the offer built only when it is sent.

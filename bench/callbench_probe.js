@@ -10,7 +10,8 @@
 //   under load; callbench_probe.read_scaled_stamp reads it at any size): a 24-bit frame counter,
 //   then 40-bit milliseconds. Audio is an oscillator. The canvas is only
 //   redrawn while a peer connection is open, so an idle page sends nothing and costs nothing.
-// - Peer connections: RTCPeerConnection is wrapped; for each received video track a hidden <video>
+// - Peer connections: RTCPeerConnection is wrapped (set-up milestones: created, setRemoteDescription
+//   called and resolved, answer created, setLocalDescription resolved, connected); for each received video track a hidden <video>
 //   plays it and requestVideoFrameCallback reads every presented frame: the first one's Date.now()
 //   (first decoded frame) and, per frame, the stamp drawn by the sender → latency in ms.
 (() => {
@@ -31,7 +32,7 @@
   };
   window.__bench = bench;
   bench.take = () => {
-    const peers = bench.peers.map(({ created, remote, connected, first, closed }) => ({ created, remote, connected, first, closed }));
+    const peers = bench.peers.map(({ created, remote, remote_done, answer, local_done, connected, first, closed }) => ({ created, remote, remote_done, answer, local_done, connected, first, closed }));
     const out = { clicks: bench.clicks, fetches: bench.fetches, messages: bench.messages, peers, latency: bench.latency, unreadable: bench.unreadable, sent: bench.sent };
     bench.clicks = [];
     bench.fetches = [];
@@ -228,7 +229,7 @@
   class BenchPeerConnection extends Native {
     constructor(...args) {
       super(...args);
-      const record = { pc: this, created: Date.now(), remote: null, connected: null, first: null, closed: null };
+      const record = { pc: this, created: Date.now(), remote: null, remote_done: null, answer: null, local_done: null, connected: null, first: null, closed: null };
       bench.peers.push(record);
       this.addEventListener("track", (event) => {
         if (event.track.kind === "video") watch(event.track, record);
@@ -241,7 +242,21 @@
     async setRemoteDescription(description) {
       const record = bench.peers.find((p) => p.pc === this);
       if (record && record.remote === null) record.remote = Date.now();
-      return super.setRemoteDescription(description);
+      const result = await super.setRemoteDescription(description);
+      if (record && record.remote_done === null) record.remote_done = Date.now();
+      return result;
+    }
+    async createAnswer(...args) {
+      const answer = await super.createAnswer(...args);
+      const record = bench.peers.find((p) => p.pc === this);
+      if (record && record.answer === null) record.answer = Date.now();
+      return answer;
+    }
+    async setLocalDescription(...args) {
+      const result = await super.setLocalDescription(...args);
+      const record = bench.peers.find((p) => p.pc === this);
+      if (record && record.local_done === null) record.local_done = Date.now();
+      return result;
     }
     close() {
       const record = bench.peers.find((p) => p.pc === this);

@@ -10,7 +10,12 @@ peer, ``callbench_bare.py``), so both do the same work per received frame. Lines
 - ``{"ev": "size", "width": …, "height": …, "wall_ms": …}``: the received video's size (first
   frame, and each change)
   (Chromium scales what it sends down when it runs short of CPU or bandwidth);
-- ``{"ev": "end", "kind": …, "frames": …, "wall_ms": …}``: the track ended.
+- ``{"ev": "end", "kind": …, "frames": …, "wall_ms": …}``: the track ended;
+- ``{"ev": "mark", "what": …, "wall_ms": …}``: a set-up milestone of this process's newest peer
+  connection, once each (:meth:`Probe.hook_aiortc`): ``offer made``, ``answer applying``
+  (``setRemoteDescription`` called), ``answer applied``,
+  ``ice completed``, ``connected``, ``first video encoded``, ``first video packet in``,
+  ``picture loss sent`` (a video receiver asked the sender for a key frame).
 
 Wall clock = ``time.time_ns()`` (CLOCK_REALTIME), the clock Chromium's ``Date.now()`` reads.
 """
@@ -58,6 +63,75 @@ class Probe:
 
     def event(self, **fields: Any) -> None:
         self._file.write(json.dumps(fields, separators=(",", ":")) + "\n")
+
+    def hook_aiortc(self) -> None:
+        """Report set-up milestones (``mark`` lines) of every peer connection aiortc makes from
+        now on, by wrapping a few of its methods (the measured code is not changed)."""
+        import aiortc
+        from aiortc.rtcrtpreceiver import RTCRtpReceiver
+        from aiortc.rtcrtpsender import RTCRtpSender
+
+        probe = self
+        init = aiortc.RTCPeerConnection.__init__
+        set_local = aiortc.RTCPeerConnection.setLocalDescription
+        set_remote = aiortc.RTCPeerConnection.setRemoteDescription
+        next_frame = RTCRtpSender._next_encoded_frame
+        handle_rtp = RTCRtpReceiver._handle_rtp_packet
+        send_pli = RTCRtpReceiver._send_rtcp_pli
+
+        def mark(owner: Any, what: str) -> None:
+            seen = owner.__dict__.setdefault("_probe_marks", set())
+            if what not in seen:
+                seen.add(what)
+                probe.event(ev="mark", what=what, wall_ms=wall_ms())
+
+        def hooked_init(pc: Any, *args: Any, **kwargs: Any) -> None:
+            init(pc, *args, **kwargs)
+
+            def ice() -> None:
+                if pc.iceConnectionState == "completed":
+                    mark(pc, "ice completed")
+
+            def state() -> None:
+                if pc.connectionState == "connected":
+                    mark(pc, "connected")
+
+            pc.on("iceconnectionstatechange", ice)
+            pc.on("connectionstatechange", state)
+
+        async def hooked_local(pc: Any, description: Any = None) -> None:
+            await set_local(pc, description)
+            if description is not None and description.type == "offer":
+                mark(pc, "offer made")
+
+        async def hooked_remote(pc: Any, description: Any) -> None:
+            if description.type == "answer":
+                mark(pc, "answer applying")
+            await set_remote(pc, description)
+            if description.type == "answer":
+                mark(pc, "answer applied")
+
+        async def hooked_next(sender: Any, codec: Any) -> Any:
+            frame = await next_frame(sender, codec)
+            if frame is not None and sender.kind == "video":
+                mark(sender, "first video encoded")
+            return frame
+
+        async def hooked_rtp(receiver: Any, packet: Any, arrival_time_ms: int) -> None:
+            if receiver._RTCRtpReceiver__kind == "video":
+                mark(receiver, "first video packet in")
+            await handle_rtp(receiver, packet, arrival_time_ms)
+
+        async def hooked_pli(receiver: Any, media_ssrc: int) -> None:
+            mark(receiver, "picture loss sent")
+            await send_pli(receiver, media_ssrc)
+
+        RTCRtpReceiver._handle_rtp_packet = hooked_rtp  # type: ignore[method-assign,assignment]
+        RTCRtpReceiver._send_rtcp_pli = hooked_pli  # type: ignore[method-assign,assignment]
+        aiortc.RTCPeerConnection.__init__ = hooked_init  # type: ignore[method-assign,assignment]
+        aiortc.RTCPeerConnection.setLocalDescription = hooked_local  # type: ignore[method-assign,assignment]
+        aiortc.RTCPeerConnection.setRemoteDescription = hooked_remote  # type: ignore[method-assign,assignment]
+        RTCRtpSender._next_encoded_frame = hooked_next  # type: ignore[method-assign,assignment]
 
     async def drain(self, track: MediaStreamTrack, counter: FrameCounter, **_: Any) -> None:
         """Consume ``track`` like :func:`kiosk.media.drain`, reporting the first frame and stamps.

@@ -9,8 +9,9 @@
   stamp each frame with its counter and a wall-clock timestamp as black/white blocks
   (:func:`read_stamp` decodes them) so a receiver measures latency without a shared channel.
 - :class:`ToneAudioTrack` is a quiet sine tone in 20 ms Opus-sized frames; :func:`open_microphone`
-  opens a real microphone through PyAV (``alsa:default``, ``pulse:default``) for one peer
-  connection (stopping the track releases the device, so nothing captures between calls).
+  gives a real microphone through PyAV (``alsa:default``, ``pulse:default``) for one peer
+  connection, opened when the call's media starts (stopping the track releases the device, so
+  nothing captures between calls).
 - :func:`drain` consumes a received track until it ends (aiortc queues decoded frames without bound
   when nobody calls ``recv()``), counting frames in a :class:`FrameCounter`.
 
@@ -28,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import av
 import numpy as np
@@ -39,6 +41,7 @@ __all__ = [
     "CameraVideoTrack",
     "FrameCounter",
     "LatestFrameCamera",
+    "MicrophoneTrack",
     "SyntheticVideoTrack",
     "ToneAudioTrack",
     "drain",
@@ -314,19 +317,76 @@ def open_microphone(spec: str) -> MediaStreamTrack:
     """A live audio track from ``spec`` = ``<PyAV input format>:<device>`` (``alsa:default``,
     ``pulse:default``) or ``file:<path>`` (a recording, for tests and demos).
 
-    One call per peer connection: the capture thread starts on the first ``recv()`` and stops (and
-    the device is closed) when the track is stopped, which :class:`~kiosk.peer.CallPeer` does on close.
-    Raises ``ValueError`` for a malformed spec and ``av.FFmpegError`` when the device cannot be opened.
+    One call per peer connection. The device is opened on the track's first ``recv()``, when the
+    call's media starts, not when the peer connection is built: the kiosk builds its next call's
+    connection ahead of time (:mod:`kiosk.warm`) and must not hold the microphone open while idle.
+    Stopping the track (:class:`~kiosk.peer.CallPeer` does on close) ends the capture thread and
+    closes the device. Raises ``ValueError`` for a malformed spec; a device that cannot be opened
+    is logged and ends the track (the call goes on without the kiosk's sound).
     """
-    from aiortc.contrib.media import MediaPlayer
-
     fmt, sep, device = spec.partition(":")
     if not sep or not device:
         raise ValueError(f"microphone spec {spec!r} is not <format>:<device>")
-    player = MediaPlayer(device) if fmt == "file" else MediaPlayer(device, format=fmt)
-    if player.audio is None:
-        raise ValueError(f"microphone spec {spec!r} has no audio stream")
-    return player.audio
+    return MicrophoneTrack(fmt, device)
+
+
+class MicrophoneTrack(MediaStreamTrack):
+    """Audio from a PyAV input (see :func:`open_microphone`), opened on the first ``recv()``."""
+
+    kind = "audio"
+
+    def __init__(self, fmt: str, device: str) -> None:
+        super().__init__()
+        self.fmt = fmt
+        self.device = device
+        self._source: MediaStreamTrack | None = None
+        self._opening: asyncio.Lock = asyncio.Lock()
+        self.frames_sent = 0
+
+    @property
+    def opened(self) -> bool:
+        """Whether the device is open (a capture is running)."""
+        return self._source is not None
+
+    async def recv(self) -> Any:
+        """The next audio frame from the device (opened now if it is not yet)."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        source = self._source or await self._open()
+        frame = await source.recv()
+        self.frames_sent += 1
+        return frame
+
+    def stop(self) -> None:
+        """End the track and release the device."""
+        super().stop()
+        source, self._source = self._source, None
+        if source is not None:
+            source.stop()
+
+    async def _open(self) -> MediaStreamTrack:
+        from aiortc.contrib.media import MediaPlayer
+
+        async with self._opening:
+            if self._source is not None:
+                return self._source
+            try:
+                player = await asyncio.to_thread(
+                    MediaPlayer, self.device, format=None if self.fmt == "file" else self.fmt
+                )
+            except (av.FFmpegError, OSError) as err:
+                logger.warning("microphone (%s) could not be opened (%s)", self.fmt, type(err).__name__)
+                self.stop()
+                raise MediaStreamError from err
+            if player.audio is None:
+                logger.warning("microphone (%s) has no audio stream", self.fmt)
+                self.stop()
+                raise MediaStreamError
+            if self.readyState != "live":  # stopped while the device was opening
+                player.audio.stop()
+                raise MediaStreamError
+            self._source = player.audio
+            return player.audio
 
 
 @dataclass

@@ -68,7 +68,7 @@ class MediaSession:
         self._retiring: set[asyncio.Task[None]] = set()
         self._network_back = False
         self._task: asyncio.Task[None] | None = None
-        self._prepared: asyncio.Task[tuple[CallPeer, str]] | None = None
+        self._prepared: asyncio.Future[tuple[CallPeer, str]] | None = None
         self._closed = False
 
     def prepare(self) -> None:
@@ -77,6 +77,17 @@ class MediaSession:
         :meth:`start` then sends that offer. No-op once prepared or started."""
         if self._prepared is None and self._task is None and not self._closed:
             self._prepared = asyncio.create_task(self._prepare_offer(), name=f"prepare-{self.call_id}")
+
+    def adopt(self, peer: CallPeer, sdp: str) -> None:
+        """Use ``peer``, a generation-0 connection built before the call with its offer ``sdp``
+        applied (:class:`kiosk.warm.WarmOffer`), as the prepared one: :meth:`start` sends it."""
+        if self._prepared is not None or self._task is not None or self._closed or peer.generation != 0:
+            raise RuntimeError("adopt() needs a fresh session and a generation-0 connection")
+        peer.bind(on_control=self._on_control, on_change=self._wake.set)
+        self.attempts += 1
+        prepared: asyncio.Future[tuple[CallPeer, str]] = asyncio.get_running_loop().create_future()
+        prepared.set_result((peer, sdp))
+        self._prepared = prepared
 
     @property
     def offer_ready(self) -> bool:
@@ -343,5 +354,6 @@ class MediaSession:
                     await asyncio.sleep(self.settings.retry_delay)
                 await self._offer()
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 0.25)
+            with contextlib.suppress(TimeoutError):  # not wait_for: see kiosk.warm.WarmOffer.run
+                async with asyncio.timeout(0.25):
+                    await self._wake.wait()

@@ -142,7 +142,13 @@ class CallPeer:
         self._prefer_codec(settings.video_codec)
         self.pc.on("track", self._on_track)
         self.pc.on("datachannel", self._bind_channel)
-        self.pc.on("connectionstatechange", self._on_change)
+        self.pc.on("connectionstatechange", lambda: self._on_change())
+
+    def bind(self, *, on_control: ControlHandler | None, on_change: Callable[[], None]) -> None:
+        """Route control messages and state changes to a new owner (a connection built ahead of its
+        call is bound to the call's :class:`~kiosk.media_session.MediaSession` when it is taken)."""
+        self._on_control = on_control
+        self._on_change = on_change
 
     # -- negotiation ----------------------------------------------------------------------------
 

@@ -4,11 +4,13 @@
 resumes by itself) and:
 
 - on ``call.invite`` accepts the call (``call.decline`` ``busy`` when one is already running) and
-  at once builds the call's :class:`~kiosk.media_session.MediaSession` and its generation-0 offer
-  (peer connection, tracks, ICE gathering) while the office records the accept, and starts the
-  session: the offer goes out as soon as it is built (the accept has put the connection
-  ``in_call``), and the session renegotiates on failure from then on. A call's first active
-  ``call.state`` starts the session too (after a kiosk restart, the office's resume);
+  at once starts the call's :class:`~kiosk.media_session.MediaSession` with its generation-0
+  offer: the spare connection and offer built while the kiosk was idle
+  (:class:`~kiosk.warm.WarmOffer`), or one built now (peer connection, tracks, ICE gathering)
+  while the office records the accept. The offer goes out as soon as it is ready (the accept has
+  put the connection ``in_call``), and the session renegotiates on failure from then on. A
+  call's first active ``call.state`` starts the session too (after a kiosk restart, the office's
+  resume);
 - keeps the station's ICE servers fresh in the background (:class:`~kiosk.ice.IceServerCache`),
   so no call waits for ``GET /api/calls/ice-servers``;
 - forwards the call's ``description`` and ``candidate`` messages to the media session;
@@ -30,12 +32,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from aiortc import RTCIceServer
 from pydantic import JsonValue
 
 from kiosk.devices import DeviceService, HwOutcomeData
 from kiosk.ice import IceServerCache, IceServersSource
 from kiosk.media_session import MediaSession
-from kiosk.peer import BlobNotSent, PeerSettings, TrackFactory
+from kiosk.peer import BlobNotSent, CallPeer, PeerSettings, TrackFactory
+from kiosk.warm import WarmOffer
 from signaling.client import SignalingClient
 from signaling.errors import SignalingError
 from signaling.messages import (
@@ -111,6 +115,7 @@ class KioskRuntime:
         ice_servers: IceServersSource | None = None,
         on_hw: HwObserver | None = None,
         uploads: PersonalDataUploads | None = None,
+        warm_offer: bool = True,
     ) -> None:
         self.uploads = uploads
         self.on_hw = on_hw
@@ -130,9 +135,22 @@ class KioskRuntime:
         self._preparing: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._main: list[asyncio.Task[None]] = []
+        self._closing = False
+        self.warm = (
+            WarmOffer(
+                self._spare_peer,
+                self._servers_now,
+                lambda: self.call_id is not None or self._closing,
+                prefetch=None if self.ice is None else self.ice.prefetch,
+            )
+            if warm_offer
+            else None
+        )
 
     def _on_signaling_connected(self, connects: int) -> None:
         """Signaling came back after a drop: if the call's media is not up, renegotiate now."""
+        if connects > 1 and self.warm is not None:
+            self.warm.invalidate()
         if connects > 1 and self.call is not None:
             self.call.network_back()
 
@@ -145,6 +163,8 @@ class KioskRuntime:
             self._main.append(asyncio.create_task(self.ice.run(), name="kiosk-ice-servers"))
         if self.report_health is not None:
             self._main.append(asyncio.create_task(self._health_loop(), name="kiosk-health"))
+        if self.warm is not None:
+            self._main.append(asyncio.create_task(self.warm.run(), name="kiosk-warm-offer"))
 
     async def wait_stopped(self) -> None:
         """Wait until the message loop ends (the signaling client was rejected or closed)."""
@@ -152,6 +172,7 @@ class KioskRuntime:
 
     async def close(self) -> None:
         """End the media, stop background work, close signaling and devices."""
+        self._closing = True
         await self._end_media()
         for task in [*self._main, *self._tasks]:
             task.cancel()
@@ -159,6 +180,8 @@ class KioskRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._main.clear()
+        if self.warm is not None:
+            await self.warm.close()
         if self.ice is not None:
             self.ice.close()
         await self.signaling.close()
@@ -213,26 +236,48 @@ class KioskRuntime:
             self.on_call(invite.call_id)
 
     async def _prepare(self, call_id: str) -> None:
-        """Create the call's media session (ICE servers from the cache), build its first offer and
-        send it once built."""
-        session = await self._new_session(call_id)
+        """Open the call's media session with its first offer and send the offer once it is ready."""
+        session = await self._open_session(call_id)
         if self.call_id != call_id or self.call is not None:
             await session.close()  # the call ended (or was resumed) meanwhile
             return
         self.call = session
-        session.prepare()
         session.start()
 
-    async def _new_session(self, call_id: str) -> MediaSession:
-        settings = self.peer_settings
-        if self.ice is not None:
-            settings = dataclasses.replace(settings, ice_servers=await self.ice.get())
+    async def _open_session(self, call_id: str) -> MediaSession:
+        """The call's media session with its generation-0 offer ready or being built: the spare
+        when one fits, else a new connection (ICE servers from the cache)."""
+        servers = self._servers_now()
+        spare = None if self.warm is None or servers is None else self.warm.take(servers)
+        if spare is not None:
+            if self.ice is not None:
+                self.ice.take()  # a one-call entry is used up by this call
+            session = self._session(call_id, spare.servers)
+            session.adopt(spare.peer, spare.sdp)
+            return session
+        session = self._session(call_id, await self.ice.get() if self.ice is not None else ())
+        session.prepare()
+        return session
 
+    def _session(self, call_id: str, servers: tuple[RTCIceServer, ...]) -> MediaSession:
         async def on_state(media_state: str) -> None:
             if self.report_call is not None:
                 await self.report_call(call_id, media_state)
 
+        settings = self._settings(servers)
         return MediaSession(call_id, self.signaling.send, self.make_tracks, settings, on_state=on_state)
+
+    def _settings(self, servers: tuple[RTCIceServer, ...]) -> PeerSettings:
+        if self.ice is None:
+            return self.peer_settings
+        return dataclasses.replace(self.peer_settings, ice_servers=servers)
+
+    def _servers_now(self) -> tuple[RTCIceServer, ...] | None:
+        """The ICE servers a call starting now would use (``None``: not fetched yet)."""
+        return self.peer_settings.ice_servers if self.ice is None else self.ice.fresh()
+
+    def _spare_peer(self, servers: tuple[RTCIceServer, ...]) -> CallPeer:
+        return CallPeer(0, self.make_tracks(), self._settings(servers))
 
     async def _on_state(self, state: CallState) -> None:
         if state.state is CallStateName.ENDED:
@@ -252,7 +297,7 @@ class KioskRuntime:
                     "call %s: media not prepared (%s)", state.call_id, type(preparing.exception()).__name__
                 )
         if self.call is None:
-            self.call = await self._new_session(state.call_id)
+            self.call = await self._open_session(state.call_id)
         self.call.start()
 
     async def _end_media(self) -> None:
@@ -268,6 +313,8 @@ class KioskRuntime:
             await call.close()
         if had_call and self.on_call is not None:
             self.on_call(None)
+        if self.warm is not None:
+            self.warm.wake()  # the next call's connection is built now
 
     async def _on_hw(self, request: HwRequest) -> None:
         async def progress(stage: str) -> None:

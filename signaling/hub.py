@@ -176,10 +176,15 @@ class SignalingHub:
             if info is None:
                 return None
             parties = info.parties
-            if len(self._parties) >= _PARTIES_KEPT:
-                del self._parties[next(iter(self._parties))]
-            self._parties[call_id] = parties
+            self.remember_parties(call_id, parties)
         return parties
+
+    def remember_parties(self, call_id: str, parties: CallParties) -> None:
+        """Note a call's parties, known to the caller (the office, announcing the call it created):
+        the first messages of the call are then relayed without a look-up."""
+        if call_id not in self._parties and len(self._parties) >= _PARTIES_KEPT:
+            del self._parties[next(iter(self._parties))]
+        self._parties[call_id] = parties
 
     async def send_to(self, party: Party, message: BaseMessage) -> None:
         """Deliver a message to ``party`` wherever it is connected.

@@ -173,6 +173,33 @@ function iceServers() {
   return fetchIceServers();
 }
 
+// The call's first peer connection is made (with the camera's tracks) while the kiosk is rung, so
+// the kiosk's offer is applied the moment it arrives; later generations make theirs on the offer.
+let readied = null; // Promise<RTCPeerConnection> not yet taken by answer()
+
+async function makePeer() {
+  const pc = new RTCPeerConnection({ iceServers: await iceServers() });
+  const local = await localMedia();
+  for (const track of local.getTracks()) pc.addTrack(track, local);
+  return pc;
+}
+
+function readyPeer() {
+  dropReadyPeer();
+  readied = makePeer();
+}
+
+function dropReadyPeer() {
+  if (readied) readied.then((pc) => pc.close(), () => {});
+  readied = null;
+}
+
+function takePeer() {
+  const made = readied;
+  readied = null;
+  return made || makePeer();
+}
+
 function closePeer() {
   clearInterval(state.controlTimer);
   clearInterval(state.statsTimer);
@@ -194,10 +221,12 @@ async function answer(offer) {
   closePeer();
   state.generation = offer.generation;
   $("quality").dataset.generation = String(offer.generation);
-  const pc = new RTCPeerConnection({ iceServers: await iceServers() });
+  const pc = await takePeer();
+  if (offer.generation !== state.generation) {
+    pc.close(); // a newer offer arrived meanwhile
+    return;
+  }
   state.pc = pc;
-  const local = await localMedia();
-  for (const track of local.getTracks()) pc.addTrack(track, local);
   // The kiosk's offer carries the face camera's video first and the live document view second
   // (docs/signaling.md): the document track is told apart by its m-line's mid, never by arrival
   // order, and goes to the document panel ("call:document-track"); the rest plays in #remote.
@@ -288,20 +317,23 @@ async function sampleStats() {
 async function callNext() {
   $("message").hidden = true;
   try {
-    iceServers(); // normally cached already; refetched now if stale, while the kiosk is rung
+    readyPeer(); // ICE servers normally cached already; refetched now if stale, while the kiosk is rung
     // One request: the office offers me the next ticket and rings its kiosk.
     const { out, early } = await creatingCall(() => api("POST", "/api/calls/next", {}));
     if (!out.ticket) {
+      dropReadyPeer();
       setStatus("call.status.nobody");
       return;
     }
     showTicket(out.ticket);
     if (!out.call) {
+      dropReadyPeer();
       showError(out.call_error || "other"); // e.g. no_kiosk: the ticket stays offered to me
       return;
     }
     await callStarted(out.call, out.ticket, early);
   } catch (err) {
+    dropReadyPeer();
     showError(err instanceof ApiError ? err.code : "other");
   }
 }
@@ -338,15 +370,22 @@ async function callStarted(call, ticket, early) {
 export async function startCall(ticket) {
   $("message").hidden = true;
   showTicket(ticket);
-  iceServers();
-  const { out: call, early } = await creatingCall(() => api("POST", "/api/calls", { ticket_id: ticket.id }));
-  await callStarted(call, ticket, early);
+  readyPeer();
+  let created;
+  try {
+    created = await creatingCall(() => api("POST", "/api/calls", { ticket_id: ticket.id }));
+  } catch (err) {
+    dropReadyPeer();
+    throw err;
+  }
+  await callStarted(created.out, ticket, created.early);
 }
 
 function endCall(tellOthers) {
   if (tellOthers && state.callId) send({ type: "call.end", call_id: state.callId, reason: "completed" });
   const ended = state.callId;
   closePeer();
+  dropReadyPeer();
   $("remote").srcObject = null;
   state.callId = null;
   state.generation = -1;

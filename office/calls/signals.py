@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from office.context import OfficeContext
 from office.models import Call
 from signaling.hub import CallInfo, SignalingHub
-from signaling.messages import BaseMessage, CallStateName, Role
+from signaling.messages import BaseMessage, CallMessage, CallStateName, Role
 from signaling.relay import CallParties, Party
 
 __all__ = [
@@ -79,6 +79,8 @@ async def announce(hub: SignalingHub, notices: Iterable[Notice]) -> None:
     for notice in notices:
         targets = notice.to if notice.to is not None else (notice.parties.agent, notice.parties.kiosk)
         for message in notice.messages:
+            if isinstance(message, CallMessage):
+                hub.remember_parties(message.call_id, notice.parties)
             for party in targets:
                 await hub.send_to(party, message)
 

@@ -278,10 +278,12 @@ async def _connected_call_media(kiosk: KioskRuntime, agent: HeadlessAgent) -> No
     )
 
 
-async def test_call_cancelled_while_ringing_closes_the_prepared_connection(relay: Relay) -> None:
+@pytest.mark.parametrize("warm", [True, False], ids=["spare", "built-on-invite"])
+async def test_call_cancelled_while_ringing_closes_the_prepared_connection(relay: Relay, warm: bool) -> None:
     """The agent cancels before the office put the call through (the kiosk has accepted and
-    offered): the connection is closed and its tracks stopped; the kiosk is free for the next call."""
-    kiosk = kiosk_runtime(relay)
+    offered): the connection is closed and its tracks stopped; the kiosk is free for the next call
+    (and, with the spare, has built the next one with fresh tracks)."""
+    kiosk = kiosk_runtime(relay, warm_offer=warm)
     made: list[list[object]] = []
 
     def make_tracks() -> list[object]:
@@ -292,12 +294,22 @@ async def test_call_cancelled_while_ringing_closes_the_prepared_connection(relay
     kiosk.make_tracks = make_tracks  # type: ignore[assignment]
     agent = headless_agent(relay)
     async with kiosk, agent:
+        if kiosk.warm is not None:
+            await agent.wait_for(lambda: kiosk.warm is not None and kiosk.warm.spare is not None, within=10)
         await relay.start_call(negotiate=False)
         await agent.wait_for(lambda: kiosk.call is not None and kiosk.call.peer is not None, within=10)
+        assert kiosk.call is not None and kiosk.call.peer is not None
+        call_tracks = kiosk.call.peer.tracks
+        assert call_tracks is made[0] and kiosk.call.attempts == 1
         await agent.signaling.send(CallCancel(call_id="call-1", reason="cancelled"))
         await agent.wait_for(lambda: kiosk.call is None and kiosk.call_id is None, within=5)
-        assert len(made) == 1
-        assert all(getattr(track, "readyState", None) == "ended" for track in made[0])
+        assert all(getattr(track, "readyState", None) == "ended" for track in call_tracks)
+        if kiosk.warm is not None:
+            await agent.wait_for(lambda: kiosk.warm is not None and kiosk.warm.spare is not None, within=10)
+            assert len(made) == 2 and kiosk.warm.spare.peer.tracks is made[1]  # type: ignore[union-attr]
+            assert all(getattr(track, "readyState", None) == "live" for track in made[1])
+        else:
+            assert len(made) == 1
         relay.calls.pop("call-1")
         await relay.start_call("call-2")
         await _connected_call_media(kiosk, agent)
