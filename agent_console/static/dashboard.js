@@ -55,6 +55,24 @@ function localDate(d) {
   return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
 }
 
+// Days are the office's (its time zone, from the period figures): the browser's own date may
+// differ (another zone, or a misset clock), and "today" must be the office's business day.
+let officeZone = null;
+
+function officeToday() {
+  const now = new Date();
+  if (!officeZone) return localDate(now);
+  const parts = new Intl.DateTimeFormat("en-US", { timeZone: officeZone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(now);
+  const part = (type) => parts.find((p) => p.type === type).value;
+  return `${part("year")}-${part("month")}-${part("day")}`;
+}
+
+function addDays(day, n) {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+
 function query() {
   const params = new URLSearchParams();
   if (officeId && me.role === "admin") params.set("office_id", officeId);
@@ -224,6 +242,10 @@ function drawCharts(p) {
 
 function renderPeriod(p) {
   lastPeriod = p;
+  officeZone = p.timezone || officeZone;
+  // Opened without dates: the office's today, as the figures were computed for it.
+  if (!$("first-day").value) $("first-day").value = p.first_day;
+  if (!$("last-day").value) $("last-day").value = p.last_day;
   const s = p.summary;
   setText("kpi-served", String(s.served), s.served);
   setText("kpi-issued", t("dash.kpi.issued", { n: s.issued }), s.issued);
@@ -259,10 +281,9 @@ function updateCsvLinks() {
 }
 
 function setDays(n) {
-  const today = new Date();
-  const first = new Date(today.getTime() - (n - 1) * 86400000);
-  $("first-day").value = localDate(first);
-  $("last-day").value = localDate(today);
+  const today = officeToday();
+  $("first-day").value = addDays(today, -(n - 1));
+  $("last-day").value = today;
 }
 
 // --- start ------------------------------------------------------------------------------------
@@ -278,7 +299,7 @@ function later(name, ms, fn) {
 }
 
 function periodIncludesToday() {
-  const today = localDate(new Date());
+  const today = officeToday();
   return $("first-day").value <= today && today <= $("last-day").value;
 }
 
@@ -343,7 +364,11 @@ if (me) {
   } else {
     if (params.get("first_day")) $("first-day").value = params.get("first_day");
     if (params.get("last_day")) $("last-day").value = params.get("last_day");
-    if (!$("first-day").value || !$("last-day").value) setDays(1);
+    // Without both dates the first figures are the office's today (the server's default).
+    if (!$("first-day").value || !$("last-day").value) {
+      $("first-day").value = "";
+      $("last-day").value = "";
+    }
     for (const b of document.querySelectorAll("button[data-days]")) {
       b.addEventListener("click", () => {
         setDays(Number(b.dataset.days));

@@ -104,11 +104,9 @@ async function refreshList() {
 async function refreshKpis() {
   // Agents have no KPI view; an administrator without an office would have to name one.
   if (me.role === "agent" || me.office_id === null) return;
-  const last = new Date();
-  const first = new Date(last.getTime() - 29 * 86400000);
-  const day = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
-  const params = new URLSearchParams({ first: day(first), last: day(last) });
-  const k = await api("GET", `/api/ratings/kpis?${params}`);
+  // The last 30 days of the office's calendar, ending on its today (the browser's own date may
+  // differ: another time zone, or a misset clock).
+  const k = await api("GET", "/api/ratings/kpis?days=30");
   const pct = (rate) => (rate === null ? "—" : `${(rate * 100).toFixed(1)}%`);
   const set = (id, text, raw) => {
     $(id).textContent = text;

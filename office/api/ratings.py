@@ -6,7 +6,7 @@ The evaluator's identity never appears here (see ``/api/followups/{id}/evaluator
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -214,13 +214,24 @@ def rating_kpis(
         date | None, Query(description="last office-local day, inclusive (default: first)")
     ] = None,
     office_id: IdQuery = None,
+    days: Annotated[
+        int | None,
+        Query(
+            ge=1, le=367, description="without first: the last N office-local days, ending today (or last)"
+        ),
+    ] = None,
 ) -> KpisOut:
     ctx = ctx_of(request)
     office = _office_scope(p.require_user(), office_id)
     with ctx.read_db() as s:
         cal = load_calendar(s, office)
-    day1 = first or cal.local_date(ctx.clock.now())
-    day2 = last or day1
+    today = cal.local_date(ctx.clock.now())
+    if first is None and days is not None:
+        day2 = last or today
+        day1 = day2 - timedelta(days=days - 1)
+    else:
+        day1 = first or today
+        day2 = last or day1
     if day2 < day1 or (day2 - day1).days > 366:
         raise ApiError(422, "invalid_period", "last must be on or after first, within a year")
     start, end = period_bounds(cal, day1, day2)

@@ -17,8 +17,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -203,10 +205,30 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+OFFICE_ZONE = "Asia/Shanghai"
+"""The offices' time zone in these tests (the default)."""
+
+
+def zone_with_another_date(zone: str = OFFICE_ZONE, now: datetime | None = None) -> str:
+    """A time zone whose date differs from ``zone``'s at ``now``: UTC−12 or UTC+14, one of which
+    always does (each shares Asia/Shanghai's date only 4 and 18 hours a day, never the same hours)."""
+    now = now or datetime.now(UTC)
+    here = now.astimezone(ZoneInfo(zone)).date()
+    for other in ("Etc/GMT+12", "Pacific/Kiritimati"):
+        if now.astimezone(ZoneInfo(other)).date() != here:
+            return other
+    raise AssertionError(f"no zone found whose date differs from {zone}'s")
+
+
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh browser context and page; console errors are collected on ``page.console_errors``."""
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+    """A fresh browser context and page; console errors are collected on ``page.console_errors``.
+
+    Marked ``browser_date_differs``: the browser's clock shows another date than the office's."""
+    zone = zone_with_another_date() if request.node.get_closest_marker("browser_date_differs") else None
+    context = browser.new_context(
+        locale="zh-CN", viewport={"width": 1280, "height": 800}, **({"timezone_id": zone} if zone else {})
+    )
     context.set_default_timeout(TIMEOUT * 1000)
     pg = context.new_page()
     errors: list[str] = []

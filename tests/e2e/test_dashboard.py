@@ -134,6 +134,7 @@ def test_an_agent_is_refused_the_statistics(live_office: LiveOffice, page: Any) 
     expect(page.locator("#error")).to_have_text("无法加载统计：仅值班长和管理员可查看统计看板")
 
 
+@pytest.mark.browser_date_differs
 def test_the_live_view_follows_the_office_events(live_office: LiveOffice, page: Any) -> None:
     """A ticket issued at a kiosk shows in the live view and today's figures through the office's
     events, long before the fallback poll (60 s) would fetch them."""

@@ -47,6 +47,7 @@ def _served_ticket(office: LiveOffice, kiosk: httpx.Client) -> int:
     return ticket_id
 
 
+@pytest.mark.browser_date_differs
 def test_supervisor_sees_a_bad_rating_live_and_works_it_to_closed(office: LiveOffice, page: Any) -> None:
     """The 差评 appears on the open page without a reload; each step button moves it on; the
     evaluator is shown masked (and audited); the work item ends closed with its whole history."""

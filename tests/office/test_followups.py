@@ -220,6 +220,14 @@ def test_kpis_on_known_data(rr: RatingRig) -> None:
     empty = rr.supervisor.get(f"/api/ratings/kpis?first={other_day}").json()
     assert (empty["served"], empty["good_rate"], empty["follow_up_rate"]) == (0, None, None)
     assert rr.agent.get("/api/ratings/kpis").status_code == 403
+    # The last 30 office-local days ending today (the follow-up page's view, whatever the browser's date).
+    month = rr.supervisor.get("/api/ratings/kpis?days=30").json()
+    assert date.fromisoformat(month["last"]) == date.fromisoformat(k["last"])
+    assert (date.fromisoformat(month["last"]) - date.fromisoformat(month["first"])).days == 29
+    assert (month["served"], month["ratings"], month["followups"]) == (5, 5, 2)
+    ending = rr.supervisor.get(f"/api/ratings/kpis?days=2&last={other_day}").json()
+    assert (ending["first"], ending["served"]) == (str(other_day - timedelta(days=1)), 0)
+    assert rr.supervisor.get("/api/ratings/kpis?days=0").status_code == 422
     with h.ctx.read_db() as s:
         assert s.scalar(select(FollowUpEvent.id).limit(1)) is not None
     assert date.fromisoformat(k["first"]) == h.clock.now().date()
