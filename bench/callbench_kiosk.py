@@ -21,6 +21,7 @@ from callbench_probe import Probe
 import kiosk.cli
 import kiosk.media_session
 import kiosk.peer
+import kiosk.warm
 from kiosk.media import SyntheticVideoTrack
 
 
@@ -29,7 +30,14 @@ def main() -> int:
     probe.hook_aiortc()
     setattr(kiosk.cli, "SyntheticVideoTrack", functools.partial(SyntheticVideoTrack, stamped=True))  # noqa: B010
     setattr(kiosk.peer, "drain", probe.drain)  # noqa: B010
-    # Diagnostics (docs/benchmarks.md): no document-camera m-line; the offer built only when it is sent.
+    # Diagnostics (docs/benchmarks.md): no document-camera m-line; no spare connection built while
+    # idle (the offer built on the invite); neither (the offer built only when it is sent).
+    if os.environ.get("CALLBENCH_NO_WARM") or os.environ.get("CALLBENCH_NO_PREPARE"):
+
+        async def no_spare(self: Any) -> None:
+            return None
+
+        setattr(kiosk.warm.WarmOffer, "maintain", no_spare)  # noqa: B010
     if os.environ.get("CALLBENCH_NO_PREPARE"):
         setattr(kiosk.media_session.MediaSession, "prepare", lambda self: None)  # noqa: B010
     if os.environ.get("CALLBENCH_NO_DOCUMENT_TRACK"):

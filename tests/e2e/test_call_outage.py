@@ -100,6 +100,18 @@ async def test_ten_second_outage_then_media_returns_on_a_new_peer_connection(
 
     async with OfficeClient(office.url, token) as kiosk_http:
         ticket = await kiosk_http.issue_ticket(service_id, idempotency_key=uuid.uuid4().hex)
+    # The kiosk process starts in its namespace meanwhile: ring it only once it is on signaling (an
+    # invite sent before it connected would be lost, and the call would ring out).
+    staff = office.login("agent7")
+    try:
+
+        async def kiosk_online() -> bool:
+            r = staff.get("/api/calls/kiosks-online")
+            return r.status_code == 200 and bool(r.json().get("kiosk_ids"))
+
+        await _until(kiosk_online, TIMEOUT * 3, "the kiosk connected to signaling")
+    finally:
+        staff.close()
 
     async with async_playwright() as pw:
         # The office is reached on the link's address over plain HTTP: let Chromium treat that origin
