@@ -9,8 +9,10 @@ keeps one such connection (generation 0) ready while no call runs:
 - built when the kiosk starts, and again after each call;
 - rebuilt when the ICE servers a call would use change (the office's TURN credentials are
   refreshed before half their lifetime), when it is older than ``max_age`` (host candidates of a
-  network that changed under it), and when :meth:`WarmOffer.invalidate` is called (the kiosk does
-  when signaling reconnects: the network may have changed);
+  network that changed under it) or, gathered with STUN/TURN servers, than ``reflexive_max_age``
+  (its server-reflexive candidates name a NAT binding that an idle socket loses after 30 s on
+  many routers), and when :meth:`WarmOffer.invalidate` is called (the kiosk does when signaling
+  reconnects: the network may have changed);
 - never built while a call runs (the kiosk declines other invites then), and
   :meth:`WarmOffer.take` hands it out only if it was built with the servers the call would use
   now and is not too old; otherwise the call builds its own, as before.
@@ -69,6 +71,7 @@ class WarmOffer:
         *,
         prefetch: Callable[[], None] | None = None,
         max_age: float = 120.0,
+        reflexive_max_age: float = 25.0,
         check_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -77,6 +80,7 @@ class WarmOffer:
         self._busy = busy
         self._prefetch = prefetch
         self.max_age = max_age
+        self.reflexive_max_age = reflexive_max_age
         self.check_interval = check_interval
         self.clock = clock
         self.spare: Spare | None = None
@@ -90,9 +94,10 @@ class WarmOffer:
 
     def usable(self, spare: Spare, servers: Servers) -> bool:
         """Whether ``spare`` may serve a call that would use ``servers`` now."""
+        limit = min(self.max_age, self.reflexive_max_age) if spare.servers else self.max_age
         return (
             spare.servers == servers
-            and self.clock() - spare.built_at <= self.max_age
+            and self.clock() - spare.built_at <= limit
             and not spare.peer.closed
             and spare.peer.state == "new"
         )

@@ -130,9 +130,18 @@ async def test_spare_is_rebuilt_when_the_servers_change_or_it_ages() -> None:
     kiosk.servers = STUN
     await warm.maintain()
     assert warm.spare is not None and warm.spare.servers == STUN
+    # gathered with STUN: its reflexive candidates are trusted for reflexive_max_age only
+    clock.now += warm.reflexive_max_age + 1
+    assert warm.take(STUN) is None
+    await warm.maintain()
+    assert warm.spare is not None and warm.built == 2
     kiosk.servers = ()
     await warm.maintain()
-    assert warm.spare is not None and not warm.spare.servers and warm.built == 2
+    assert warm.spare is not None and not warm.spare.servers and warm.built == 3
+    clock.now += warm.reflexive_max_age + 1  # host candidates only: kept up to max_age
+    kept = warm.spare
+    assert warm.take(()) is kept
+    await kept.peer.close()
     await warm.close()
     assert all(_ended(tracks) for tracks in kiosk.made)
 
