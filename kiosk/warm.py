@@ -147,16 +147,17 @@ class WarmOffer:
             self._discard()
         if self.spare is not None or self.clock() < self._retry_at:
             return
-        peer = self._build(servers)
+        try:
+            peer = self._build(servers)
+        except Exception as err:  # e.g. the track factory could not open a source: later
+            self._failed(err)
+            return
         self.built += 1
         try:
             sdp = await peer.create_offer()
         except (ValueError, InvalidStateError, OSError) as err:  # aioice/aiortc trouble: later
             await peer.close()
-            delay = _RETRY_S[min(self._failures, len(_RETRY_S) - 1)]
-            self._failures += 1
-            self._retry_at = self.clock() + delay
-            logger.warning("spare connection not built (%s); retry in %.0f s", type(err).__name__, delay)
+            self._failed(err)
             return
         except BaseException:
             await peer.close()
@@ -172,6 +173,12 @@ class WarmOffer:
         self._discard()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+    def _failed(self, err: Exception) -> None:
+        delay = _RETRY_S[min(self._failures, len(_RETRY_S) - 1)]
+        self._failures += 1
+        self._retry_at = self.clock() + delay
+        logger.warning("spare connection not built (%s); retry in %.0f s", type(err).__name__, delay)
 
     def _discard(self) -> None:
         spare, self.spare = self.spare, None

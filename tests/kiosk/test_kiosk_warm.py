@@ -178,6 +178,28 @@ async def test_failed_build_is_logged_and_retried_with_backoff(caplog: pytest.Lo
     await warm.close()
 
 
+async def test_a_track_factory_that_fails_is_retried_later(caplog: pytest.LogCaptureFixture) -> None:
+    """The kiosk's track factory raises (a source cannot be opened): logged, retried after the
+    backoff; the loop goes on."""
+    attempts: list[int] = []
+
+    def build(servers: tuple[RTCIceServer, ...]) -> CallPeer:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ValueError("microphone spec is not <format>:<device>")
+        return CallPeer(0, [SyntheticVideoTrack(160, 120, 5), ToneAudioTrack()], PeerSettings())
+
+    clock = _Clock()
+    warm = WarmOffer(build, lambda: (), lambda: False, clock=clock)
+    with caplog.at_level(logging.WARNING, logger="kiosk.warm"):
+        await warm.maintain()
+    assert warm.spare is None and warm.built == 0 and "not built (ValueError); retry in 1 s" in caplog.text
+    clock.now += 1.1
+    await warm.maintain()
+    assert warm.spare is not None and warm.built == 1 and len(attempts) == 2
+    await warm.close()
+
+
 async def test_run_checks_until_cancelled_and_closes_the_spare() -> None:
     """``run`` builds at once, rebuilds on ``wake`` after a take, and closes the spare when cancelled,
     also when woken in the same moment (the kiosk wakes it as it shuts down)."""
