@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from aiortc import RTCIceServer
 
-__all__ = ["IceConfig", "IceServerCache", "IceServersSource"]
+__all__ = ["IceConfig", "IceServerCache", "IceServersSource", "retry_delay"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,11 @@ IceServersSource = Callable[[], Awaitable[tuple[RTCIceServer, ...] | IceConfig]]
 """Fetch the ICE servers (``GET /api/calls/ice-servers``): with their lifetime, or a plain tuple for one call."""
 
 _RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+
+def retry_delay(failures: int) -> float:
+    """Seconds to wait after ``failures`` failed attempts in a row (1 s up to 1 min)."""
+    return _RETRY_S[min(failures, len(_RETRY_S) - 1)]
 
 
 class IceServerCache:
@@ -117,7 +122,7 @@ class IceServerCache:
             try:
                 await self._fetch()
             except Exception as err:  # the office may be restarting: retry later
-                delay = _RETRY_S[min(failures, len(_RETRY_S) - 1)]
+                delay = retry_delay(failures)
                 failures += 1
                 logger.info("ICE servers not fetched (%s); retry in %.0f s", type(err).__name__, delay)
                 await asyncio.sleep(delay)

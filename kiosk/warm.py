@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from aiortc import RTCIceServer
 from aiortc.exceptions import InvalidStateError
 
+from kiosk.ice import retry_delay
 from kiosk.peer import CallPeer
 
 __all__ = ["Spare", "WarmOffer"]
@@ -41,8 +42,6 @@ __all__ = ["Spare", "WarmOffer"]
 logger = logging.getLogger(__name__)
 
 Servers = tuple[RTCIceServer, ...]
-
-_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
 @dataclass
@@ -175,7 +174,7 @@ class WarmOffer:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
     def _failed(self, err: Exception) -> None:
-        delay = _RETRY_S[min(self._failures, len(_RETRY_S) - 1)]
+        delay = retry_delay(self._failures)
         self._failures += 1
         self._retry_at = self.clock() + delay
         logger.warning("spare connection not built (%s); retry in %.0f s", type(err).__name__, delay)
