@@ -340,7 +340,8 @@ class HeadlessAgent:
             while not predicate():
                 self._changed.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), 0.1)
+                    async with asyncio.timeout(0.1):
+                        await self._changed.wait()
 
     async def request_hw(
         self,
@@ -380,7 +381,8 @@ class HeadlessAgent:
                 while not all(str(t) in self.blobs for t in wanted):
                     self._changed.clear()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), 0.05)
+                        async with asyncio.timeout(0.05):
+                            await self._changed.wait()
                 return result
         finally:
             self._results.pop(request_id, None)

@@ -175,7 +175,8 @@ class DocumentFeed:
         if camera is None:
             return 0, None
         with contextlib.suppress(TimeoutError):
-            return await asyncio.wait_for(camera.wait_newer(seq), within)
+            async with asyncio.timeout(within):
+                return await camera.wait_newer(seq)
         return camera.latest()
 
 

@@ -106,7 +106,8 @@ class IceServerCache:
         if servers is not None:
             return servers
         try:
-            await asyncio.wait_for(asyncio.shield(self._fetch()), self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):
+                await asyncio.shield(self._fetch())
         except Exception as err:  # no TURN is better than no call: host candidates still work
             logger.warning("ICE servers unavailable (%s); using none", type(err).__name__)
             return ()

@@ -736,7 +736,8 @@ class Journey:
         self.prompt = f"prompt.{self.hw['guidance']}.consent"
         self._publish()
         try:
-            granted = await asyncio.wait_for(asyncio.shield(self._consent), self.consent_timeout)
+            async with asyncio.timeout(self.consent_timeout):
+                granted = await asyncio.shield(self._consent)
             if granted and request.action.value == "read_id_card":
                 with contextlib.suppress(HardwareError):  # the read itself reports a broken reader
                     await asyncio.to_thread(self.devices.prompt_resident, "idcard", "place_card")

@@ -251,7 +251,8 @@ class CallPeer:
             while channel.bufferedAmount > BLOB_HIGH_WATER and channel.readyState == "open":
                 self._drained.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._drained.wait(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await self._drained.wait()
             if channel.readyState != "open":
                 raise BlobNotSent(transfer_id)
             channel.send(data[offset : offset + BLOB_CHUNK])

@@ -124,8 +124,8 @@ class FrameTap:
         """Wait until a frame newer than ``seq`` arrives (or ``within`` seconds); the current sequence."""
         if self.seq == seq:
             with contextlib.suppress(TimeoutError):
-                async with self._changed:
-                    await asyncio.wait_for(self._changed.wait_for(lambda: self.seq != seq), within)
+                async with asyncio.timeout(within), self._changed:
+                    await self._changed.wait_for(lambda: self.seq != seq)
         return self.seq
 
     async def mjpeg(self, *, idle_timeout: float = 1.0) -> AsyncGenerator[bytes, None]:

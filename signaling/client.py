@@ -301,7 +301,8 @@ class SignalingClient:
             if remaining <= 0:
                 raise _SessionLost(None)
             try:
-                text = await asyncio.wait_for(ws.recv(), remaining)
+                async with asyncio.timeout(remaining):
+                    text = await ws.recv()
             except TimeoutError:
                 raise _SessionLost(None) from None
             for event in core.receive_text(text, self._clock()):
@@ -332,10 +333,11 @@ class SignalingClient:
     async def _pump(self, ws: ClientConnection, core: Connection) -> None:
         while True:
             timeout = core.next_wakeup(self._clock())
-            try:
-                text = await asyncio.wait_for(ws.recv(), timeout) if timeout > 0 else None
-            except TimeoutError:
-                text = None
+            text = None
+            if timeout > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        text = await ws.recv()
             now = self._clock()
             events = core.poll(now) if text is None else core.receive_text(text, now)
             await self._write(ws, core)

@@ -142,7 +142,8 @@ class RedisBus(Bus):
                 try:
                     await self._pubsub.subscribe(key)
                     self._start_reader()
-                    await asyncio.wait_for(asyncio.shield(confirmed), self.subscribe_timeout)
+                    async with asyncio.timeout(self.subscribe_timeout):
+                        await asyncio.shield(confirmed)
                 except _FAILURES as err:
                     self._drop(key, sub)
                     raise BusError(f"subscribe failed: {type(err).__name__}") from err

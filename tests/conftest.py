@@ -6,10 +6,13 @@
   unreachable PostgreSQL or Redis into a failure instead of a skip.
 - Network: an audit hook refuses socket connections to anything but loopback and Unix sockets.
 - Cleanup: a test that leaves threads behind fails.
+- Hangs: shortly before pytest-timeout fails a test, every pending asyncio task's await chain is
+  printed (pytest-timeout itself shows only threads, which for an async test is the idle loop).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import shutil
@@ -17,9 +20,10 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -229,3 +233,62 @@ def verify_no_leaked_threads() -> Iterator[None]:
         if th.is_alive():
             leaked.append(th)
     assert not leaked, f"test left threads running: {[t.name for t in leaked]}"
+
+
+# --- hang diagnosis -------------------------------------------------------------------------------
+
+#: How long before pytest-timeout fires the asyncio tasks are dumped.
+_DUMP_LEAD_S = 5.0
+
+
+def _await_chain(awaitable: Any) -> list[FrameType]:
+    """The frames of a coroutine and of everything it is awaiting, outermost first."""
+    frames: list[FrameType] = []
+    seen: set[int] = set()
+    while awaitable is not None and id(awaitable) not in seen:
+        seen.add(id(awaitable))
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "ag_frame", None)
+        frame = frame or getattr(awaitable, "gi_frame", None)
+        if frame is not None:
+            frames.append(frame)
+        awaitable = (
+            getattr(awaitable, "cr_await", None)
+            or getattr(awaitable, "ag_await", None)
+            or getattr(awaitable, "gi_yieldfrom", None)
+        )
+    return frames
+
+
+def _dump_asyncio_tasks(nodeid: str) -> None:
+    tasks: set[asyncio.Task[Any]] = set()
+    registry: Any = getattr(asyncio.tasks, "_all_tasks", None) or getattr(asyncio.tasks, "_scheduled_tasks", ())
+    for _ in range(3):  # the registry is a WeakSet the loop thread changes under us
+        try:
+            tasks = {t for t in list(registry) if not t.done()}
+            break
+        except RuntimeError:
+            continue
+    out = [f"\n+++ {len(tasks)} pending asyncio tasks of {nodeid} +++"]
+    for task in sorted(tasks, key=lambda t: t.get_name()):
+        out.append(f"--- {task.get_name()}")
+        for frame in _await_chain(task.get_coro()):
+            out.append(f"    {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+    print("\n".join(out), flush=True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    marker = item.get_closest_marker("timeout")
+    limit = float(marker.args[0]) if marker and marker.args else float(item.config.getini("timeout") or 0)
+    timer = None
+    if limit > _DUMP_LEAD_S:
+        timer = threading.Timer(limit - _DUMP_LEAD_S, _dump_asyncio_tasks, (item.nodeid,))
+        timer.name = "asyncio-task-dump"
+        timer.daemon = True
+        timer.start()
+    try:
+        return (yield)
+    finally:
+        if timer is not None:
+            timer.cancel()
+            timer.join()

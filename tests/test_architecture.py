@@ -75,3 +75,30 @@ def test_the_allowed_graph_is_acyclic() -> None:
 def test_the_checker_sees_real_imports() -> None:
     """The office really imports agent_console (mounting its pages), so the scan is not vacuous."""
     assert "agent_console" in set().union(*_graph()["office"].values())
+
+
+def _wait_for_calls(path: Path) -> list[int]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "wait_for"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "asyncio"
+    ]
+
+
+def test_no_asyncio_wait_for_in_the_product() -> None:
+    """``asyncio.timeout`` only: Python 3.11's ``wait_for`` loses a cancellation that arrives as its
+    awaitable finishes, so an enclosing timeout never fires and a bounded wait in a loop becomes a
+    hang (a CI run hung 300 s in a test whose every wait was bounded)."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for package in ALLOWED
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line in _wait_for_calls(path)
+    ]
+    assert not found, "\n".join(found)
+    assert _wait_for_calls(ROOT / "tests" / "office" / "test_queue_batching.py"), "the scan sees calls"
