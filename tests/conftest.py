@@ -261,7 +261,9 @@ def _await_chain(awaitable: Any) -> list[FrameType]:
 
 def _dump_asyncio_tasks(nodeid: str) -> None:
     tasks: set[asyncio.Task[Any]] = set()
-    registry: Any = getattr(asyncio.tasks, "_all_tasks", None) or getattr(asyncio.tasks, "_scheduled_tasks", ())
+    registry: Any = getattr(asyncio.tasks, "_all_tasks", None) or getattr(
+        asyncio.tasks, "_scheduled_tasks", ()
+    )
     for _ in range(3):  # the registry is a WeakSet the loop thread changes under us
         try:
             tasks = {t for t in list(registry) if not t.done()}
