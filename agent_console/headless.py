@@ -40,6 +40,7 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamT
 from signaling.client import SignalingClient
 from signaling.messages import (
     BaseMessage,
+    CallAccept,
     CallDecline,
     CallEnd,
     CallInvite,
@@ -209,6 +210,7 @@ class HeadlessAgent:
         self.call_id: str | None = None
         self.call_state: CallStateName | None = None
         self.invites: list[CallInvite] = []
+        self.accepts: list[CallAccept] = []
         self.declines: list[CallDecline] = []
         self.blobs: dict[str, bytes] = {}
         """Images received over the data channel, by ``transfer_id`` (checked against their SHA-256)."""
@@ -426,6 +428,8 @@ class HeadlessAgent:
                 await self._drop_peer()
         elif isinstance(message, Description) and message.call_id == self.call_id:
             await self._on_description(message)
+        elif isinstance(message, CallAccept):
+            self.accepts.append(message)
         elif isinstance(message, CallDecline):
             self.declines.append(message)
         elif isinstance(message, HwProgress):

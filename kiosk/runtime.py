@@ -224,7 +224,12 @@ class KioskRuntime:
 
     async def _on_invite(self, invite: CallInvite) -> None:
         self.invites.append(invite)
-        if self.call_id is not None and self.call_id != invite.call_id:
+        if self.call_id == invite.call_id:
+            # sent again by the office (we reconnected while it rang): our accept may have been
+            # lost with the old connection; the office ignores a second one
+            await self.signaling.send(CallAccept(call_id=invite.call_id))
+            return
+        if self.call_id is not None:
             await self.signaling.send(CallDecline(call_id=invite.call_id, reason="busy"))
             return
         self.call_id = invite.call_id

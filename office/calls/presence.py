@@ -4,6 +4,8 @@ The signaling hub calls :func:`presence_changed` (through the endpoint's hook) w
 welcomed and when its last connection ends. A live call whose party went away is marked (the
 ``*_lost_at`` stamp) and, if it was ``connected``, moves to ``reconnecting``; the other party is
 told. When the party is back the mark is cleared and a ``reconnecting`` call is ``connected`` again.
+A kiosk that comes online is sent the invite of any call still ringing it
+(:func:`~office.calls.service.pending_invites`).
 
 :func:`process_call_timeouts` is the periodic job (register it in :mod:`office.background`; it is
 synchronous, idempotent and safe on several instances): it ends calls whose party stayed away
@@ -22,7 +24,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from office.calls.lifecycle import LIVE_STATES
-from office.calls.service import finish, live_calls_of, load_call, transition
+from office.calls.service import finish, live_calls_of, load_call, pending_invites, transition
 from office.calls.signals import (
     Notice,
     agent_party,
@@ -83,6 +85,8 @@ def presence_changed(ctx: OfficeContext, party: Party, online: bool) -> list[Not
     column = _lost_column(party)
     with ctx.read_db() as s:
         call_ids = [c.id for c in live_calls_of(s, party)]
+        if online and party.role is Role.KIOSK and call_ids:
+            notices.extend(pending_invites(s, party_id))
     for call_id in call_ids:
         try:
             notices.extend(_mark(ctx, call_id, party, column, now if not online else None))

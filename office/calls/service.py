@@ -8,7 +8,11 @@ Call ⇄ queue wiring (the queue's own public functions do the ticket side):
 * :func:`start_call` — the agent holding an offered/ringing ticket starts the call: an offered
   ticket is rung (``ring``; the queue's ring deadline starts), a ``created`` call is stored and
   ``call.invite`` goes to the ticket's issuing kiosk (copy to the agent). Ring and call record are
-  one transaction (set-up time: the invite waits for it).
+  one transaction (set-up time: the invite waits for it). A kiosk that connects (or reconnects)
+  while its call is still ``created`` is sent the invite again (:func:`pending_invites`): the
+  first one went nowhere if the kiosk was not on signaling at that moment.
+* ``call.accept`` twice (a re-sent invite crossing the first accept) is answered once; the
+  duplicate changes nothing.
 * ``call.accept`` (kiosk) → ``negotiating`` and the ticket's ``answer`` (serving), in one
   transaction; a ticket that cannot be answered any more ends the call (``ticket_changed``).
 * ``call.decline`` (kiosk), or a kiosk gone before accepting → the queue's ring-timeout path (the
@@ -43,7 +47,7 @@ from office.calls.lifecycle import LIVE_STATES, REQUEUE_REASONS, IllegalCallTran
 from office.calls.signals import Notice, agent_party, kiosk_party, parse_party, parties_of
 from office.context import OfficeContext
 from office.errors import ApiError
-from office.models import Call, CallEvent, CallStatus, Service, Ticket, TicketState
+from office.models import Call, CallEvent, CallStatus, Service, Ticket, TicketState, User
 from office.queue.actions import Caller, Placement, agent_step, transfer
 from office.queue.calling import process_timeouts
 from office.queue.config import load_config
@@ -69,6 +73,7 @@ __all__ = [
     "finish",
     "live_calls_of",
     "load_call",
+    "pending_invites",
     "report",
     "start_call",
     "transition",
@@ -198,22 +203,44 @@ def start_call(
             s.expunge(call)
     except IntegrityError:
         raise ApiError(409, "call_exists", "this ticket already has a live call") from None
-    parties = parties_of(call)
-    invite = CallInvite(
-        call_id=call.id,
-        agent_id=parties.agent_id,
-        kiosk_id=parties.kiosk_id,
-        agent_name=user.display_name[:200],
-        ticket=ticket.display_number,
-        service=service_name[:200] if service_name else None,
-    )
-    notices = [Notice(parties, (invite,))]
+    notices = [
+        Notice(parties_of(call), (_invite(call, user.display_name, ticket.display_number, service_name),))
+    ]
     if announce is not None:
         announce(notices)
         notices = []
     if rang:
         publish_change(ctx, ticket.office_id, "queue.called", [ticket])
     return call, notices
+
+
+def _invite(call: Call, agent_name: str, ticket_number: str, service_name: str | None) -> CallInvite:
+    parties = parties_of(call)
+    return CallInvite(
+        call_id=call.id,
+        agent_id=parties.agent_id,
+        kiosk_id=parties.kiosk_id,
+        agent_name=agent_name[:200],
+        ticket=ticket_number,
+        service=service_name[:200] if service_name else None,
+    )
+
+
+def pending_invites(s: Session, kiosk_id: int) -> list[Notice]:
+    """``call.invite`` again, to the kiosk only, for each of its calls still ringing (``created``)."""
+    rows = s.execute(
+        select(Call, User.display_name, Ticket.display_number, Service.name)
+        .join(User, User.id == Call.agent_id)
+        .join(Ticket, Ticket.id == Call.ticket_id)
+        .outerjoin(Service, Service.id == Ticket.service_id)
+        .where(Call.kiosk_id == kiosk_id, Call.state == CallStatus.CREATED.value)
+    )
+    notices = []
+    for call, agent_name, ticket_number, service_name in rows:
+        parties = parties_of(call)
+        invite = _invite(call, agent_name, ticket_number, service_name)
+        notices.append(Notice(parties, (invite,), to=(parties.kiosk,)))
+    return notices
 
 
 def _ring(s: Session, ticket: Ticket, user_id: int, now: datetime) -> bool:
@@ -341,6 +368,9 @@ def _accept(ctx: OfficeContext, call_id: str, sender: Party) -> list[Notice]:
     try:
         with writing(ctx) as s:
             call = load_call(s, call_id)
+            if call.state in (CallStatus.NEGOTIATING, CallStatus.CONNECTED, CallStatus.RECONNECTING):
+                log.info("duplicate accept ignored", extra={"call_id": call_id})
+                return []
             transition(s, call, "accept", now, actor="kiosk", negotiating_at=now)
             answering = True
             ticket = _answer(s, call, now, f"kiosk:{parse_party(sender)}")

@@ -193,6 +193,29 @@ async def test_second_invite_during_a_call_is_declined_busy(call_pair: CallPair)
     assert kiosk.signaling.active_call == "call-1"
 
 
+async def test_the_same_invite_again_is_accepted_again_and_keeps_the_call(call_pair: CallPair) -> None:
+    """The office re-sends a ringing call's invite to a kiosk that (re)connects: the kiosk answers
+    with its accept again (the first may have gone with the old connection) and keeps its call; the
+    resident's screen is not told of a new call (it would go back to "ringing")."""
+    relay, kiosk, agent = call_pair
+    await _connected_call(call_pair)
+    accepts, call = len(agent.accepts), kiosk.call
+    told: list[str | None] = []
+    kiosk.on_call = told.append
+    await relay.start_call("call-1", negotiate=False)
+    await agent.wait_for(lambda: len(agent.accepts) == accepts + 1, within=5)
+    assert agent.accepts[-1].call_id == "call-1" and not agent.declines
+    assert (
+        kiosk.call is call
+        and call is not None
+        and call.attempts == 1
+        and kiosk.call_id == "call-1"
+        and told == []
+    )
+    frames = agent.frames_received.get("video", 0)
+    await agent.wait_for(lambda: agent.frames_received.get("video", 0) >= frames + 5, within=5)
+
+
 async def test_health_is_reported_periodically(relay: Relay) -> None:
     """The runtime sends a device-health report at start and then every interval."""
     reports: list[dict[str, object]] = []

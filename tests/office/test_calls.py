@@ -387,3 +387,36 @@ def test_relayed_messages_look_the_call_up_once(rig: CallRig, monkeypatch: pytes
         send(kws, {"type": "call.end", "call_id": "call-unknown", "reason": "completed"})
         expect(kws, "error", code="unknown_call")
     assert looked_up and set(looked_up) == {"call-unknown"}  # the call's parties were known since its accept
+
+
+def test_a_kiosk_that_connects_while_rung_gets_the_invite(any_rig: CallRig) -> None:
+    """The call was started while the kiosk was off signaling: on connecting, it is sent the invite
+    (to it alone) and the call goes on; once accepted, a reconnect sends nothing again."""
+    with any_rig.agent_socket() as aws:
+        ticket_id = any_rig.offered_ticket()
+        call_id = any_rig.start_call(ticket_id)
+        expect(aws, "call.invite", call_id=call_id)
+        with any_rig.kiosk_socket() as kws:
+            invite = expect(kws, "call.invite", call_id=call_id, agent_id=f"agent-{any_rig.agent_id}")
+            assert invite["kiosk_id"] == f"kiosk-{any_rig.kiosk_id}" and invite["ticket"]
+            nothing_pending(aws)
+            send(kws, {"type": "call.accept", "call_id": call_id})
+            expect(aws, "call.accept", call_id=call_id)
+            expect(aws, "call.state", call_id=call_id, state="negotiating")
+            expect(kws, "call.state", call_id=call_id, state="negotiating")
+        with any_rig.kiosk_socket() as kws:
+            nothing_pending(kws)
+        assert any_rig.ticket(ticket_id).state == "serving"
+
+
+def test_a_second_accept_changes_nothing(rig: CallRig) -> None:
+    """A re-sent invite can cross the kiosk's first accept: the second accept is a no-op (no error,
+    no second answer of the ticket, no state message)."""
+    with rig.agent_socket() as aws, rig.kiosk_socket() as kws:
+        ticket_id, call_id = accept_call(rig, kws, aws)
+        send(kws, {"type": "call.accept", "call_id": call_id})
+        expect(aws, "call.accept", call_id=call_id)
+        nothing_pending(kws)
+        nothing_pending(aws)
+        assert rig.call_row(call_id).state == "negotiating"
+        assert rig.ticket(ticket_id).state == "serving"
