@@ -6,7 +6,10 @@ Measured system: ``doorstep office run`` (SQLite, in-process bus) and ``doorstep
 loopback; the agent console ``/console/call.html`` in headless Chromium, logged in with a session
 cookie. Baseline: ``callbench_bare.py`` (a bare aiortc peer with the same sources and a tiny HTTP
 signaling endpoint) and ``callbench_bare.html`` (a plain ``RTCPeerConnection``) in the same
-Chromium. Calls alternate between the two so machine load hits both alike. Both pages get
+Chromium, in the same viewport, showing the kiosk's video at the size the console's ``#remote``
+has (a software-painted picture costs Chromium in proportion to its area: the baseline showed it at
+320×240 until session 6, a quarter of the console's area and less). Calls alternate between the
+two so machine load hits both alike. Both pages get
 ``callbench_probe.js`` as a Playwright init script (stamped canvas camera, first-frame and stamp
 reading on ``requestVideoFrameCallback``); both aiortc processes drain received tracks with
 ``callbench_probe.Probe``.
@@ -627,7 +630,7 @@ async def run(args: argparse.Namespace) -> None:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             ctx_d = await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
             await ctx_d.add_cookies([{"name": SESSION_COOKIE, "value": world.cookie, "url": office_url}])
-            ctx_b = await browser.new_context(viewport={"width": 800, "height": 600})
+            ctx_b = await browser.new_context(viewport={"width": 1280, "height": 800})
             errors: list[str] = []
             for ctx in (ctx_d, ctx_b):
                 ctx.set_default_timeout(TIMEOUT * 1000)
@@ -638,6 +641,12 @@ async def run(args: argparse.Namespace) -> None:
             await page_d.goto(f"{office_url}/console/call.html")
             await expect(page_d.locator("#link")).to_have_attribute("data-state", "online")
             await page_b.goto(bare_url)
+            shown = await page_d.locator("#remote").bounding_box()
+            assert shown is not None
+            await page_b.locator("#remote").evaluate(
+                "(v, box) => { v.width = box.width; v.height = box.height; v.style.objectFit = 'contain'; }",
+                shown,
+            )
             await expect(page_b.locator("#call")).to_be_enabled()
             offset, uncertainty = await clock_offset(page_d)
             bench = Bench(offset, office)

@@ -194,6 +194,32 @@ function dropReadyPeer() {
   readied = null;
 }
 
+// The self view shows only while a call has the resident's video on screen: from the first frame
+// of that video (or SELF_VIEW_FALLBACK_MS after the media connected without one) until hang-up.
+// Between calls and while a call is put through it is hidden and paused, so the browser does not
+// paint it: a live 640×480 view is a steady cost on an office PC without a GPU, and during set-up
+// it competes with answering, encoding the first frames and decoding the kiosk's
+// (docs/benchmarks.md, "Call set-up").
+const SELF_VIEW_FALLBACK_MS = 1500;
+
+function hideSelfView() {
+  const view = $("self");
+  view.hidden = true;
+  view.pause();
+}
+
+function showSelfView() {
+  const view = $("self");
+  if (!state.callId || !view.srcObject || !view.hidden) return;
+  view.hidden = false;
+  view.play().catch(() => {});
+}
+
+function showSelfViewOnFirstFrame(video) {
+  if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(() => showSelfView());
+  else video.addEventListener("playing", showSelfView, { once: true });
+}
+
 function takePeer() {
   const made = readied;
   readied = null;
@@ -239,7 +265,10 @@ async function answer(offer) {
       return;
     }
     remote.addTrack(event.track);
-    if ($("remote").srcObject !== remote) $("remote").srcObject = remote;
+    if ($("remote").srcObject !== remote) {
+      $("remote").srcObject = remote;
+      showSelfViewOnFirstFrame($("remote"));
+    }
   });
   pc.addEventListener("datachannel", (event) => {
     if (event.channel.label !== "control") return;
@@ -252,7 +281,10 @@ async function answer(offer) {
     state.controlTimer = setInterval(beat, 1000);
   });
   pc.addEventListener("connectionstatechange", () => {
-    if (pc.connectionState === "connected") setStatus("call.status.connected");
+    if (pc.connectionState === "connected") {
+      setStatus("call.status.connected");
+      setTimeout(showSelfView, SELF_VIEW_FALLBACK_MS); // the kiosk sends no video: show it anyway
+    }
   });
   // Trickle: the answer goes at once and candidates follow as the browser finds them (the kiosk,
   // aiortc, takes them with addIceCandidate); null marks the end.
@@ -386,6 +418,7 @@ function endCall(tellOthers) {
   const ended = state.callId;
   closePeer();
   dropReadyPeer();
+  hideSelfView();
   $("remote").srcObject = null;
   state.callId = null;
   state.generation = -1;

@@ -80,7 +80,9 @@ async def test_agent_serves_a_kiosk_from_the_browser_call_panel(
     office: LiveOffice, kiosk: tuple[KioskRuntime, OfficeClient]
 ) -> None:
     """Login → call panel → available → call next: the kiosk's video plays in Chromium, the browser's
-    fake camera reaches the kiosk, the quality indicator shows a level in text, hang-up ends the call."""
+    fake camera reaches the kiosk, the quality indicator shows a level in text, hang-up ends the call.
+    The self view shows only in a call, from the resident's first frame: hidden and paused between
+    calls, shown and playing again in a second call."""
     from playwright.async_api import async_playwright, expect
 
     runtime, kiosk_client = kiosk
@@ -113,6 +115,8 @@ async def test_agent_serves_a_kiosk_from_the_browser_call_panel(
             level = await page.locator("#quality").get_attribute("data-level")
             assert level in {"good", "fair", "poor"}
             assert (await page.locator("#quality-text").inner_text()).startswith("网络")
+            await expect(page.locator("#self")).to_be_visible()
+            assert await page.locator("#self").evaluate("v => !v.paused && v.srcObject !== null")
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / "call-panel-in-call.png"))
             call_id = runtime.call_id
@@ -144,6 +148,33 @@ async def test_agent_serves_a_kiosk_from_the_browser_call_panel(
             assert final is not None
             assert final.end_reason == "completed"
             assert final.duration_ms is not None
+
+            await page.evaluate(
+                """() => {
+                    window.selfEvents = [];
+                    const view = document.getElementById("self");
+                    for (const name of ["pause", "play"]) view.addEventListener(name, () => selfEvents.push(name));
+                }"""
+            )
+            await expect(page.locator("#self")).to_be_hidden()
+            assert await page.locator("#self").evaluate("v => v.paused && v.srcObject !== null")
+            second = await kiosk_client.issue_ticket(service_id, idempotency_key=uuid.uuid4().hex)
+            await page.evaluate(  # the workbench's "done" (this panel has none): the agent is free again
+                """async (id) => {
+                    const { api } = await import("/console/api.js");
+                    await api("POST", `/api/queue/tickets/${id}/complete`, {});
+                }""",
+                ticket["id"],
+            )
+            await page.click("#available")
+            await page.keyboard.press("n")
+            await expect(page.locator("#ticket-number")).to_have_text(second["number"])
+            await expect(page.locator("#call-status")).to_have_text("通话中")
+            await _until(kiosk_received, TIMEOUT * 2, "browser video received by the kiosk, second call")
+
+            await expect(page.locator("#self")).to_be_visible()
+            assert await page.locator("#self").evaluate("v => !v.paused")
+            assert await page.evaluate("selfEvents") == ["play"]
             assert errors == []
         finally:
             await context.close()
