@@ -300,7 +300,9 @@ async function answer(offer) {
     });
   });
   await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
-  await pc.setLocalDescription(await pc.createAnswer());
+  // Implicit answer: Chromium creates and applies it in one step, without handing the SDP to this
+  // page and parsing it back.
+  await pc.setLocalDescription();
   send({ type: "description", call_id: state.callId, generation, sdp_type: "answer", sdp: pc.localDescription.sdp });
   state.statsTimer = setInterval(sampleStats, 1000);
 }
