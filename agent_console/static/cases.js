@@ -60,8 +60,9 @@ function dueNode(c) {
     badge.classList.add("overdue");
     badge.textContent = t("cs.overdue");
     span.append(badge);
-  } else if (OPEN.has(c.state)) {
-    const days = Math.round((Date.parse(c.due_date) - Date.parse(localDay())) / 86400000);
+  } else if (c.days_left !== null && c.days_left !== undefined) {
+    // counted by the office from its own today (the browser's date may be another day)
+    const days = c.days_left;
     if (days <= 2) {
       span.dataset.due = "soon";
       badge.classList.add("soon");
@@ -70,11 +71,6 @@ function dueNode(c) {
     }
   }
   return span;
-}
-
-function localDay() {
-  const d = new Date();
-  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
 }
 
 function td(content) {

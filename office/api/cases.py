@@ -19,6 +19,7 @@ from office.cases.service import (
     attach_documents,
     complete_case,
     create_case,
+    days_left,
     escalate_case,
     get_case,
     is_overdue,
@@ -177,6 +178,9 @@ class CaseOut(BaseModel):
     accepted_at: datetime | None
     due_date: date | None
     overdue: bool
+    days_left: int | None = Field(
+        description="days to the due date from the office's today; null when no limit runs"
+    )
     completed_at: datetime | None
     reason: str
     notes: str
@@ -203,6 +207,9 @@ class CaseSummaryOut(BaseModel):
     assigned_agent_id: int | None
     due_date: date | None
     overdue: bool
+    days_left: int | None = Field(
+        description="days to the due date from the office's today; null when no limit runs"
+    )
     created_at: datetime
 
 
@@ -232,6 +239,7 @@ def _full(ctx: OfficeContext, case: Case) -> CaseOut:
         accepted_at=case.accepted_at,
         due_date=case.due_date,
         overdue=is_overdue(case, today),
+        days_left=days_left(case, today),
         completed_at=case.completed_at,
         reason=case.reason,
         notes=case.notes,
@@ -337,6 +345,7 @@ def get_cases(
             assigned_agent_id=c.assigned_agent_id,
             due_date=c.due_date,
             overdue=today is not None and c.state not in FINAL_STATES and is_overdue(c, today),
+            days_left=None if today is None else days_left(c, today),
             created_at=c.created_at,
         )
         for c in rows

@@ -61,6 +61,7 @@ __all__ = [
     "case_identity",
     "complete_case",
     "create_case",
+    "days_left",
     "escalate_case",
     "get_case",
     "is_overdue",
@@ -106,6 +107,14 @@ class CaseRequest:
 def local_today(s: Session, office_id: int, now: datetime) -> date:
     """The office-local date of ``now``."""
     return business_date(now, office_zone(s, office_id))
+
+
+def days_left(case: Case, today: date) -> int | None:
+    """Days until the due date, counted from the office's ``today`` (negative once overdue), for a
+    case whose time limit runs; ``None`` otherwise."""
+    if case.state not in DUE_STATES or case.due_date is None:
+        return None
+    return (case.due_date - today).days
 
 
 def is_overdue(case: Case, today: date) -> bool:

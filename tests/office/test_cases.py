@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -459,3 +459,28 @@ def test_idempotency_key_replays_the_recorded_case_and_the_notice_stays_printabl
         assert len(list(s.scalars(select(Case)))) == 2
     shown = crig.agent.get(f"/api/cases/{first.json()['id']}").json()
     assert [m["material_id"] for m in shown["notice"]["missing"]] == mats[:1]
+
+
+def test_days_left_count_from_the_office_today(crig: CallRig) -> None:
+    """``days_left`` is counted from the office's date (Asia/Shanghai), not UTC's: at 16:30 UTC on the
+    due date the office is already a day late; a completed case has none."""
+    with live_call(crig) as lc:
+        case = _record(lc, "accepted")
+    due = date.fromisoformat(str(case["due_date"]))
+    agent = crig.qh.staff(Role.AGENT, crig.agent_id)
+
+    def left() -> tuple[object, object]:
+        listed = agent.get("/api/cases").json()
+        return listed[0]["days_left"], agent.get(f"/api/cases/{case['id']}").json()["days_left"]
+
+    crig.h.clock.set(datetime(due.year, due.month, due.day, 1, 0, tzinfo=UTC) - timedelta(days=2))
+    agent = crig.qh.staff(Role.AGENT, crig.agent_id)  # a fresh session at the new time
+    assert left() == (2, 2)
+    crig.h.clock.set(datetime(due.year, due.month, due.day, 15, 0, tzinfo=UTC))  # 23:00 local
+    agent = crig.qh.staff(Role.AGENT, crig.agent_id)
+    assert left() == (0, 0)
+    crig.h.clock.set(datetime(due.year, due.month, due.day, 16, 30, tzinfo=UTC))  # 00:30 next local day
+    agent = crig.qh.staff(Role.AGENT, crig.agent_id)
+    assert left() == (-1, -1)
+    assert agent.post(f"/api/cases/{case['id']}/complete", json={}).status_code == 200
+    assert left() == (None, None)
