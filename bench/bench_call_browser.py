@@ -755,8 +755,9 @@ def report_calls(
         ratio_p50=ratio(setup_p50, base_p50),
         targets={"p50_ms": 1000, "ratio": 1.3},
         meets_targets=setup_p50 is not None
+        and base_p50 is not None
         and setup_p50 <= 1000
-        and (ratio(setup_p50, base_p50) or 99) <= 1.3,
+        and setup_p50 <= 1.3 * base_p50,  # unrounded (ratio_p50 is rounded for print)
     )
 
     def breakdown(rs: list[CallResult]) -> dict[str, float | None]:
@@ -842,7 +843,7 @@ def report_calls(
         baseline_cpu_s_per_call_p50=pct([r.cpu_call_s for r in b], 0.5),
         hold_s=args.hold,
         target_ratio=1.3,
-        meets_target=(ratio(cpu_d, cpu_b) or 99) <= 1.3,
+        meets_target=cpu_d is not None and cpu_b is not None and cpu_d <= 1.3 * cpu_b,
         cores=os.cpu_count(),
         loadavg_1m_before=round(load_before[0], 2),
         loadavg_1m_after=round(load_after[0], 2),
