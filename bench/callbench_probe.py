@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import av
@@ -133,8 +134,16 @@ class Probe:
         aiortc.RTCPeerConnection.setRemoteDescription = hooked_remote  # type: ignore[method-assign,assignment]
         RTCRtpSender._next_encoded_frame = hooked_next  # type: ignore[method-assign,assignment]
 
-    async def drain(self, track: MediaStreamTrack, counter: FrameCounter, **_: Any) -> None:
-        """Consume ``track`` like :func:`kiosk.media.drain`, reporting the first frame and stamps.
+    async def drain(
+        self,
+        track: MediaStreamTrack,
+        counter: FrameCounter,
+        *,
+        on_first: Callable[[], None] | None = None,
+        **_: Any,
+    ) -> None:
+        """Consume ``track`` like :func:`kiosk.media.drain` (``on_first`` included), reporting the
+        first frame and stamps.
 
         The end is reported when the track ends and when the drain is cancelled (the kiosk's peer
         cancels its drains before closing the connection).
@@ -151,6 +160,8 @@ class Probe:
                     self.event(ev="first", kind=track.kind, wall_ms=now)
                 counter.frames += 1
                 counter.last_at = time.monotonic()
+                if counter.frames == 1 and on_first is not None:
+                    on_first()
                 if isinstance(frame, av.VideoFrame):
                     if (frame.width, frame.height) != size:
                         size = (frame.width, frame.height)

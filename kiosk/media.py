@@ -406,8 +406,10 @@ async def drain(
     read_stamps: bool = False,
     max_stamps: int = 10_000,
     wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    on_first: Callable[[], None] | None = None,
 ) -> None:
-    """Consume ``track`` until it ends, counting frames (and decoding latency stamps if asked)."""
+    """Consume ``track`` until it ends, counting frames (and decoding latency stamps if asked);
+    ``on_first()`` once the first frame is in."""
     while True:
         try:
             frame = await track.recv()
@@ -415,6 +417,8 @@ async def drain(
             return
         counter.frames += 1
         counter.last_at = time.monotonic()
+        if counter.frames == 1 and on_first is not None:
+            on_first()
         if read_stamps and isinstance(frame, av.VideoFrame) and len(counter.stamps) < max_stamps:
             decoded = read_stamp(np.asarray(frame.to_ndarray(format="gray"), dtype=np.uint8))
             if decoded is not None:

@@ -27,9 +27,17 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between attempts to report an unchanged media state the office refused or missed.
 REPORT_RETRY_DELAYS = (0.1, 0.2, 0.4, 0.8, 1.6)
+#: A generation whose heartbeats flow but whose agent sends no video (a console without a camera)
+#: counts as connected this long after its first heartbeat.
+CONNECTED_WITHOUT_VIDEO_S = 2.0
 
 MediaStateHook = Callable[[str], Awaitable[None]]
-"""Told ``"connected"`` when a generation's first heartbeat arrives, ``"reconnecting"`` when it fails."""
+"""Told ``"connected"`` when a generation's media flows (its heartbeats and the agent's first video
+frame, or heartbeats for :data:`CONNECTED_WITHOUT_VIDEO_S`), ``"reconnecting"`` when it fails.
+
+The office's call record takes its set-up time from ``connected``; reporting it at the first frame
+rather than the first heartbeat also keeps the office's work for the report (a transaction and two
+``call.state`` messages) out of the moments when both ends decode their first frames."""
 
 Sender = Callable[[BaseMessage], Awaitable[None]]
 """Sends a signaling message (normally ``SignalingClient.send``)."""
@@ -322,6 +330,13 @@ class MediaSession:
                     async with self._lock:
                         await self._retire()
 
+    @staticmethod
+    def _flowing(peer: CallPeer, now: float) -> bool:
+        since = peer.counters.first_heartbeat_at
+        if since is None or peer.failed(now):
+            return False
+        return peer.frames_received.get("video", 0) > 0 or now - since >= CONNECTED_WITHOUT_VIDEO_S
+
     async def _supervise_once(self) -> None:
         if self.peer is None:
             await self._offer()
@@ -329,7 +344,7 @@ class MediaSession:
             self._wake.clear()
             peer = self.peer
             now = time.monotonic()
-            if peer is not None and peer.counters.heartbeats > 0 and not peer.failed(now):
+            if peer is not None and self._flowing(peer, now):
                 await self._report("connected")
             if self._network_back:
                 self._network_back = False

@@ -105,6 +105,7 @@ class PeerSettings:
 class _Counters:
     received: dict[str, FrameCounter] = field(default_factory=dict)
     heartbeats: int = 0
+    first_heartbeat_at: float | None = None
     last_heartbeat_at: float | None = None
 
 
@@ -298,7 +299,10 @@ class CallPeer:
             track = self.settings.tap(track)
         counter = self.counters.received.setdefault(track.kind, FrameCounter())
         stamps = self.settings.read_stamps and track.kind == "video"
-        self._spawn(drain(track, counter, read_stamps=stamps), f"drain-{track.kind}-g{self.generation}")
+        self._spawn(
+            drain(track, counter, read_stamps=stamps, on_first=lambda: self._on_change()),
+            f"drain-{track.kind}-g{self.generation}",
+        )
 
     def _bind_channel(self, channel: RTCDataChannel) -> None:
         if channel.label != CONTROL_CHANNEL:
@@ -325,6 +329,8 @@ class CallPeer:
         if message.get("type") == "heartbeat":
             self.counters.heartbeats += 1
             self.counters.last_heartbeat_at = time.monotonic()
+            if self.counters.first_heartbeat_at is None:
+                self.counters.first_heartbeat_at = self.counters.last_heartbeat_at
             self._on_change()
         elif self._on_control is not None:
             self._on_control(message)

@@ -7,6 +7,8 @@ import hashlib
 import json
 import logging
 import time
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from aiortc import RTCIceServer
@@ -18,6 +20,7 @@ from kiosk import media_session
 from kiosk.ice import IceConfig, IceServerCache
 from kiosk.media import SyntheticVideoTrack, ToneAudioTrack
 from kiosk.media_session import MediaSession
+from kiosk.peer import CallPeer
 from kiosk.runtime import KioskRuntime
 from signaling.messages import CallCancel, CallState, CallStateName, Description, HwAction, HwOutcome, Role
 from signaling.relay import Party
@@ -160,12 +163,18 @@ async def test_second_hw_request_while_busy_is_answered_busy(call_pair: CallPair
 
 
 async def test_media_states_are_reported_and_ice_servers_fetched(relay: Relay) -> None:
-    """The kiosk reports connected, then reconnecting and connected again around a renegotiation."""
+    """The kiosk reports connected, then reconnecting and connected again around a renegotiation;
+    connected only once the generation's heartbeats and the agent's video are in."""
     reports: list[tuple[str, str]] = []
     fetched: list[int] = []
+    video_at_connected: list[int] = []
 
     async def report_call(call_id: str, state: str) -> None:
         reports.append((call_id, state))
+        if state == "connected":
+            peer = kiosk.call.peer if kiosk.call is not None else None
+            assert peer is not None and peer.counters.heartbeats > 0
+            video_at_connected.append(peer.frames_received.get("video", 0))
 
     async def ice_servers() -> tuple[RTCIceServer, ...]:
         fetched.append(1)
@@ -179,7 +188,26 @@ async def test_media_states_are_reported_and_ice_servers_fetched(relay: Relay) -
         await agent.break_media()
         await agent.wait_for(lambda: len(reports) >= 3, within=10)
     assert reports[:3] == [("call-1", "connected"), ("call-1", "reconnecting"), ("call-1", "connected")]
+    assert len(video_at_connected) >= 2 and min(video_at_connected) >= 1
     assert fetched == [1]
+
+
+def test_a_generation_without_the_agents_video_counts_as_connected_after_a_while() -> None:
+    """Heartbeats alone (a console without a camera) make ``connected`` after
+    CONNECTED_WITHOUT_VIDEO_S; the agent's first video frame makes it at once; a failed one never."""
+    counters = SimpleNamespace(first_heartbeat_at=None)
+    fake = SimpleNamespace(counters=counters, frames_received={}, failed=lambda now: False)
+    peer = cast(CallPeer, fake)
+    assert not MediaSession._flowing(peer, 100.0)
+    counters.first_heartbeat_at = 100.0
+    assert not MediaSession._flowing(peer, 100.0 + media_session.CONNECTED_WITHOUT_VIDEO_S - 0.1)
+    assert MediaSession._flowing(peer, 100.0 + media_session.CONNECTED_WITHOUT_VIDEO_S)
+    fake.frames_received = {"audio": 40}
+    assert not MediaSession._flowing(peer, 100.1)
+    fake.frames_received = {"audio": 40, "video": 1}
+    assert MediaSession._flowing(peer, 100.1)
+    fake.failed = lambda now: True
+    assert not MediaSession._flowing(peer, 100.1)
 
 
 async def test_second_invite_during_a_call_is_declined_busy(call_pair: CallPair) -> None:
